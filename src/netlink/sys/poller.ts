@@ -1,0 +1,93 @@
+import { closeFd, eventFd, readFd, writeFd } from './fd.ts'
+import { libcFunction, libcFunctionThreaded, T } from './libc.ts'
+
+const POLLIN = 0x1
+const POLL_ERRS = 0x8 | 0x10 | 0x20 // POLLERR | POLLHUP | POLLNVAL
+
+const pollWait = libcFunctionThreaded('poll', T.I32, [T.U8Array, T.U64, T.I32])
+const pollNow = libcFunction('poll', T.I32, [T.U8Array, T.U64, T.I32])
+
+/**
+ * Waits for readability of many non-blocking fds with a single helper thread.
+ *
+ * Blocking reads parked in libuv's pool starve it and cannot be interrupted on close, so all
+ * waiting happens in one poll() over [eventfd, ...watched fds] on a thread of its own. Changing
+ * the watched set writes the eventfd, which wakes that poll at once so it can be re-armed. When
+ * nothing is watched the thread is not running and the eventfd is closed, so the process can exit.
+ */
+class Poller {
+  private readonly watches = new Map<number, () => void>()
+  private wakeFd = -1
+  private running = false
+  private readonly one = Buffer.alloc(8)
+
+  constructor() {
+    this.one.writeBigUInt64LE(1n)
+  }
+
+  /** Calls `onReadable` (on the JS thread) whenever `fd` has data; returns the unwatch function. */
+  watch(fd: number, onReadable: () => void): () => void {
+    this.watches.set(fd, onReadable)
+    this.kick()
+    return () => {
+      if (this.watches.get(fd) === onReadable) {
+        this.watches.delete(fd)
+        this.kick()
+      }
+    }
+  }
+
+  private kick(): void {
+    if (this.running) {
+      writeFd(this.wakeFd, this.one)
+      return
+    }
+    if (this.watches.size === 0) return
+    this.running = true
+    this.wakeFd = eventFd()
+    void this.loop()
+  }
+
+  private async loop(): Promise<void> {
+    const drain = Buffer.alloc(8)
+    try {
+      while (this.watches.size > 0) {
+        const fds = [this.wakeFd, ...this.watches.keys()]
+        const set = Buffer.alloc(fds.length * 8)
+        fds.forEach((fd, i) => {
+          set.writeInt32LE(fd, i * 8)
+          set.writeInt16LE(POLLIN, i * 8 + 4)
+        })
+        // Before parking a thread, check without waiting: most wakes are already due.
+        let n = pollNow.tryCall(set, fds.length, 0)
+        if (n === 0) n = await pollWait(set, fds.length, -1)
+        if (n < 0) continue // EINTR: re-arm
+        readFd(this.wakeFd, drain)
+        for (let i = 1; i < fds.length; i++) {
+          const revents = set.readInt16LE(i * 8 + 6)
+          if (revents === 0) continue
+          const cb = this.watches.get(fds[i] as number)
+          if (!cb) continue
+          if (revents & POLL_ERRS && !(revents & POLLIN)) {
+            // A closed or broken fd would wake us forever; its owner hears of it once.
+            this.watches.delete(fds[i] as number)
+          }
+          try {
+            cb()
+          } catch (err) {
+            queueMicrotask(() => {
+              throw err
+            })
+          }
+        }
+      }
+    } finally {
+      closeFd(this.wakeFd)
+      this.wakeFd = -1
+      this.running = false
+      if (this.watches.size > 0) this.kick()
+    }
+  }
+}
+
+export const poller = new Poller()
