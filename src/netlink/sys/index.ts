@@ -14,5 +14,5 @@ export {
   netnsPath,
   setns,
 } from './netns.ts'
-export { poller } from './poller.ts'
+export { POLLERR, POLLHUP, poller } from './poller.ts'
 export * from './socket.ts'

@@ -2,7 +2,9 @@ import { closeFd, eventFd, readFd, writeFd } from './fd.ts'
 import { libcFunction, libcFunctionThreaded, T } from './libc.ts'
 
 const POLLIN = 0x1
-const POLL_ERRS = 0x8 | 0x10 | 0x20 // POLLERR | POLLHUP | POLLNVAL
+export const POLLERR = 0x8
+export const POLLHUP = 0x10
+const POLLNVAL = 0x20
 
 const pollWait = libcFunctionThreaded('poll', T.I32, [T.U8Array, T.U64, T.I32])
 const pollNow = libcFunction('poll', T.I32, [T.U8Array, T.U64, T.I32])
@@ -16,7 +18,7 @@ const pollNow = libcFunction('poll', T.I32, [T.U8Array, T.U64, T.I32])
  * nothing is watched the thread is not running and the eventfd is closed, so the process can exit.
  */
 class Poller {
-  private readonly watches = new Map<number, () => void>()
+  private readonly watches = new Map<number, (revents: number) => void>()
   private wakeFd = -1
   private running = false
   private readonly one = Buffer.alloc(8)
@@ -25,12 +27,15 @@ class Poller {
     this.one.writeBigUInt64LE(1n)
   }
 
-  /** Calls `onReadable` (on the JS thread) whenever `fd` has data; returns the unwatch function. */
-  watch(fd: number, onReadable: () => void): () => void {
-    this.watches.set(fd, onReadable)
+  /**
+   * Calls `onReady(revents)` on the JS thread each time `fd` is readable or in error (level
+   * triggered: the owner must drain it or unwatch). Returns the unwatch function.
+   */
+  watch(fd: number, onReady: (revents: number) => void): () => void {
+    this.watches.set(fd, onReady)
     this.kick()
     return () => {
-      if (this.watches.get(fd) === onReadable) {
+      if (this.watches.get(fd) === onReady) {
         this.watches.delete(fd)
         this.kick()
       }
@@ -68,12 +73,10 @@ class Poller {
           if (revents === 0) continue
           const cb = this.watches.get(fds[i] as number)
           if (!cb) continue
-          if (revents & POLL_ERRS && !(revents & POLLIN)) {
-            // A closed or broken fd would wake us forever; its owner hears of it once.
-            this.watches.delete(fds[i] as number)
-          }
+          // A closed fd would wake us forever: drop it (its owner closed it without unwatching).
+          if (revents & POLLNVAL) this.watches.delete(fds[i] as number)
           try {
-            cb()
+            cb(revents)
           } catch (err) {
             queueMicrotask(() => {
               throw err

@@ -1,0 +1,417 @@
+import { DecodeError, EncodeError } from './errors.ts'
+import {
+  type BigKind,
+  INT_WIDTH,
+  type IntKind,
+  readInt,
+  type StructSpec,
+  writeBig,
+  writeInt,
+} from './struct.ts'
+import { Writer } from './writer.ts'
+
+/**
+ * Netlink attribute sets declared as data. One declaration per set drives encoding, decoding,
+ * the TypeScript value type and the attribute names used in error paths. Unknown attributes
+ * survive decoding in `unknownAttrs`; nothing the kernel adds later can make decoding throw.
+ */
+
+export const NLA_F_NESTED = 0x8000
+const NLA_TYPE_MASK = 0x3fff
+
+/** Anything that encodes into and decodes from a stretch of attribute payload. */
+export interface Codec<V> {
+  readonly name: string
+  encodeInto(w: Writer, value: V, path: string): void
+  decodeFrom(buf: Buffer, start: number, end: number, path: string): V
+}
+
+export interface RawAttr {
+  type: number
+  data: Uint8Array
+}
+
+type Kind =
+  | { kind: 'int'; width: IntKind }
+  | { kind: 'big'; width: BigKind }
+  | { kind: 'string' }
+  | { kind: 'binary' }
+  | { kind: 'flag' }
+  | { kind: 'enum'; width: IntKind; names: Readonly<Record<string, number>> }
+  | { kind: 'bitflags'; width: IntKind; bits: Readonly<Record<string, number>> }
+  | { kind: 'array'; width: IntKind }
+  | { kind: 'codec'; get: () => Codec<unknown> }
+  | { kind: 'indexed'; item: AttrDecl; base: number }
+  | { kind: 'submsg'; selector: string; codecs: Readonly<Record<string, () => Codec<unknown>>> }
+
+export type AttrDecl = Kind & { id: number; multi?: boolean }
+
+type Single<D> = D extends { kind: 'int' }
+  ? number
+  : D extends { kind: 'big' }
+    ? bigint
+    : D extends { kind: 'string' }
+      ? string
+      : D extends { kind: 'binary' }
+        ? Uint8Array
+        : D extends { kind: 'flag' }
+          ? boolean
+          : D extends { kind: 'enum'; names: infer N }
+            ? (keyof N & string) | number
+            : D extends { kind: 'bitflags'; bits: infer N }
+              ? Array<(keyof N & string) | number>
+              : D extends { kind: 'array' }
+                ? number[]
+                : D extends { kind: 'codec'; get: () => Codec<infer V> }
+                  ? V
+                  : D extends { kind: 'indexed'; item: infer I }
+                    ? Array<Single<I>>
+                    : D extends { kind: 'submsg'; codecs: infer C }
+                      ? SubmsgValue<C>
+                      : never
+
+type SubmsgValue<C> = { [K in keyof C]: C[K] extends () => Codec<infer V> ? V : never }[keyof C] | Uint8Array
+
+export type DeclValue<D> = D extends { multi: true } ? Array<Single<D>> : Single<D>
+
+export type AttrDecls = Record<string, AttrDecl>
+
+/** The decoded (and encodable) value of an attribute set. */
+export type AttrValues<D extends AttrDecls> = { -readonly [K in keyof D]?: DeclValue<D[K]> } & {
+  unknownAttrs?: RawAttr[]
+}
+
+export interface AttrSet<D extends AttrDecls = AttrDecls> extends Codec<AttrValues<D>> {
+  readonly decls: D
+  /** Encodes a value as a standalone attribute stream (no header). */
+  encode(value: AttrValues<D>): Buffer
+  decode(buf: Buffer, start?: number, end?: number): AttrValues<D>
+}
+
+export type SetValue<S> = S extends AttrSet<infer D> ? AttrValues<D> : never
+
+/** Declaration helpers: `attr.u32(4)`, `attr.nest(18, () => linkInfo)`, `attr.multi(attr.string(2))`. */
+export const attr = {
+  u8: (id: number) => ({ id, kind: 'int', width: 'u8' }) as const,
+  u16: (id: number) => ({ id, kind: 'int', width: 'u16' }) as const,
+  u32: (id: number) => ({ id, kind: 'int', width: 'u32' }) as const,
+  s8: (id: number) => ({ id, kind: 'int', width: 's8' }) as const,
+  s16: (id: number) => ({ id, kind: 'int', width: 's16' }) as const,
+  s32: (id: number) => ({ id, kind: 'int', width: 's32' }) as const,
+  be16: (id: number) => ({ id, kind: 'int', width: 'be16' }) as const,
+  be32: (id: number) => ({ id, kind: 'int', width: 'be32' }) as const,
+  u64: (id: number) => ({ id, kind: 'big', width: 'u64' }) as const,
+  s64: (id: number) => ({ id, kind: 'big', width: 's64' }) as const,
+  string: (id: number) => ({ id, kind: 'string' }) as const,
+  binary: (id: number) => ({ id, kind: 'binary' }) as const,
+  flag: (id: number) => ({ id, kind: 'flag' }) as const,
+  enum: <const N extends Record<string, number>>(id: number, width: IntKind, names: N) =>
+    ({ id, kind: 'enum', width, names }) as const,
+  flags: <const N extends Record<string, number>>(id: number, width: IntKind, bits: N) =>
+    ({ id, kind: 'bitflags', width, bits }) as const,
+  /** Packed host-endian integers filling the attribute (e.g. an RSS indirection table). */
+  array: (id: number, width: IntKind) => ({ id, kind: 'array', width }) as const,
+  nest: <C extends Codec<unknown>>(id: number, get: () => C) => ({ id, kind: 'codec', get }) as const,
+  struct: <C extends StructSpec>(id: number, spec: C) =>
+    ({ id, kind: 'codec', get: () => structCodec(spec) }) as {
+      id: number
+      kind: 'codec'
+      get: () => Codec<ReturnType<C['decode']>>
+    },
+  /** A nest whose children are numbered entries of one kind (type = base, base+1, …). */
+  indexed: <const I extends Kind>(id: number, item: I, base = 1) =>
+    ({ id, kind: 'indexed', item: { ...item, id: 0 }, base }) as const,
+  /** A nest whose format depends on a sibling attribute's value (e.g. linkinfo.data by kind). */
+  submsg: <const C extends Record<string, () => Codec<unknown>>>(id: number, selector: string, codecs: C) =>
+    ({ id, kind: 'submsg', selector, codecs }) as const,
+  /** The attribute may repeat; its value is the array of occurrences. */
+  multi: <const D extends AttrDecl>(d: D) => ({ ...d, multi: true }) as D & { multi: true },
+}
+
+const structCodecs = new WeakMap<StructSpec, Codec<unknown>>()
+
+/** A C structure as the payload of an attribute. */
+export function structCodec<S extends StructSpec>(spec: S): Codec<ReturnType<S['decode']>> {
+  let c = structCodecs.get(spec)
+  if (!c) {
+    c = {
+      name: spec.name,
+      encodeInto(w, value, path) {
+        const at = w.reserve(spec.size)
+        try {
+          spec.encode(value as Parameters<S['encode']>[0], w.buf, at)
+        } catch (e) {
+          if (e instanceof EncodeError) throw new EncodeError(e.message, `${path}.${e.path}`)
+          throw e
+        }
+      },
+      decodeFrom(buf, start, end, path) {
+        return spec.decode(buf.subarray(0, end), start, path)
+      },
+    }
+    structCodecs.set(spec, c)
+  }
+  return c as Codec<ReturnType<S['decode']>>
+}
+
+interface Entry {
+  name: string
+  decl: AttrDecl
+}
+
+function writeHeader(w: Writer, start: number, type: number): void {
+  w.buf.writeUInt16LE(w.len - start, start)
+  w.buf.writeUInt16LE(type, start + 2)
+}
+
+function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, siblings: object): void {
+  const start = w.reserve(4)
+  w.mark(start, path)
+  let type = id
+  switch (d.kind) {
+    case 'int':
+      if (typeof v !== 'number') throw new EncodeError(`expected a number, got ${typeof v}`, path)
+      writeInt(w.buf, w.reserve(INT_WIDTH[d.width]), d.width, v, path)
+      break
+    case 'big':
+      if (typeof v !== 'bigint' && typeof v !== 'number') throw new EncodeError('expected a bigint', path)
+      writeBig(w.buf, w.reserve(8), d.width, v, path)
+      break
+    case 'string': {
+      if (typeof v !== 'string') throw new EncodeError(`expected a string, got ${typeof v}`, path)
+      const n = Buffer.byteLength(v)
+      const at = w.reserve(n + 1)
+      w.buf.write(v, at, 'utf8')
+      w.buf[at + n] = 0
+      break
+    }
+    case 'binary': {
+      if (!(v instanceof Uint8Array)) throw new EncodeError('expected bytes (Uint8Array)', path)
+      w.buf.set(v, w.reserve(v.length))
+      break
+    }
+    case 'flag':
+      if (v !== true) throw new EncodeError('a flag is either true or absent', path)
+      break
+    case 'enum': {
+      const n = typeof v === 'string' ? d.names[v] : v
+      if (typeof n !== 'number') throw new EncodeError(`unknown value ${String(v)}`, path)
+      writeInt(w.buf, w.reserve(INT_WIDTH[d.width]), d.width, n, path)
+      break
+    }
+    case 'bitflags': {
+      let n = 0
+      for (const f of v as Array<string | number>) {
+        const bit = typeof f === 'string' ? d.bits[f] : f
+        if (typeof bit !== 'number') throw new EncodeError(`unknown flag ${String(f)}`, path)
+        n = (n | bit) >>> 0
+      }
+      writeInt(w.buf, w.reserve(INT_WIDTH[d.width]), d.width, n, path)
+      break
+    }
+    case 'array': {
+      const arr = v as number[]
+      const width = INT_WIDTH[d.width]
+      const at = w.reserve(arr.length * width)
+      arr.forEach((x, i) => {
+        writeInt(w.buf, at + i * width, d.width, x, `${path}[${i}]`)
+      })
+      break
+    }
+    case 'codec':
+      type |= NLA_F_NESTED
+      d.get().encodeInto(w, v, path)
+      break
+    case 'indexed': {
+      type |= NLA_F_NESTED
+      ;(v as unknown[]).forEach((item, i) => {
+        encodeSingle(w, d.item, d.base + i, item, `${path}[${i}]`, siblings)
+        w.align()
+      })
+      break
+    }
+    case 'submsg': {
+      const sel = (siblings as Record<string, unknown>)[d.selector]
+      if (v instanceof Uint8Array) {
+        w.buf.set(v, w.reserve(v.length))
+        break
+      }
+      const get = typeof sel === 'string' ? d.codecs[sel] : undefined
+      if (!get) throw new EncodeError(`no format for ${d.selector} ${String(sel)}`, path)
+      type |= NLA_F_NESTED
+      get().encodeInto(w, v, path)
+      break
+    }
+  }
+  writeHeader(w, start, type)
+}
+
+function decodeSingle(buf: Buffer, d: Kind, start: number, end: number, path: string): unknown {
+  const len = end - start
+  switch (d.kind) {
+    case 'int': {
+      const width = INT_WIDTH[d.width]
+      if (len < width) throw new DecodeError(`${d.width} needs ${width} bytes, has ${len}`, path, start)
+      return readInt(buf, start, d.width)
+    }
+    case 'big':
+      if (len < 8) throw new DecodeError(`${d.width} needs 8 bytes, has ${len}`, path, start)
+      return d.width === 'u64' ? buf.readBigUInt64LE(start) : buf.readBigInt64LE(start)
+    case 'string': {
+      let e = end
+      while (e > start && buf[e - 1] === 0) e--
+      return buf.toString('utf8', start, e)
+    }
+    case 'binary':
+      return Buffer.from(buf.subarray(start, end))
+    case 'flag':
+      return true
+    case 'enum': {
+      const n = decodeSingle(buf, { kind: 'int', width: d.width }, start, end, path) as number
+      return reverse(d.names).get(n) ?? n
+    }
+    case 'bitflags': {
+      let n = decodeSingle(buf, { kind: 'int', width: d.width }, start, end, path) as number
+      const out: Array<string | number> = []
+      for (const [name, bit] of Object.entries(d.bits)) {
+        if (bit && (n & bit) === bit) {
+          out.push(name)
+          n = (n & ~bit) >>> 0
+        }
+      }
+      if (n) out.push(n)
+      return out
+    }
+    case 'array': {
+      const width = INT_WIDTH[d.width]
+      if (len % width) throw new DecodeError(`length ${len} is not a multiple of ${width}`, path, start)
+      const out = new Array<number>(len / width)
+      for (let i = 0; i < out.length; i++) out[i] = readInt(buf, start + i * width, d.width)
+      return out
+    }
+    case 'codec':
+      return d.get().decodeFrom(buf, start, end, path)
+    case 'indexed': {
+      const out: unknown[] = []
+      forEachAttr(buf, start, end, path, (_type, s, e) => {
+        out.push(decodeSingle(buf, d.item, s, e, `${path}[${out.length}]`))
+      })
+      return out
+    }
+    case 'submsg':
+      // Resolved by the enclosing set once the selector sibling is known.
+      return undefined
+  }
+}
+
+const reverseCache = new WeakMap<object, Map<number, string>>()
+function reverse(names: Readonly<Record<string, number>>): Map<number, string> {
+  let m = reverseCache.get(names)
+  if (!m) {
+    m = new Map()
+    for (const [k, v] of Object.entries(names)) if (!m.has(v)) m.set(v, k)
+    reverseCache.set(names, m)
+  }
+  return m
+}
+
+/** Walks a stream of attributes; `fn` gets each one's type (flags stripped) and payload bounds. */
+export function forEachAttr(
+  buf: Buffer,
+  start: number,
+  end: number,
+  path: string,
+  fn: (type: number, payloadStart: number, payloadEnd: number) => void,
+): void {
+  if (end > buf.length) throw new DecodeError('attributes run past the buffer', path, start)
+  let off = start
+  while (off < end) {
+    if (end - off < 4) throw new DecodeError(`truncated attribute header (${end - off} bytes)`, path, off)
+    const len = buf.readUInt16LE(off)
+    if (len < 4 || off + len > end)
+      throw new DecodeError(`attribute length ${len} does not fit (${end - off} bytes left)`, path, off)
+    fn(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, off + 4, off + len)
+    off += (len + 3) & ~3
+  }
+}
+
+/** Declares an attribute set. */
+export function attrSet<const D extends AttrDecls>(name: string, decls: D): AttrSet<D> {
+  const byId: Array<Entry | undefined> = []
+  for (const [key, decl] of Object.entries(decls)) {
+    if (key === 'unknownAttrs') throw new Error(`${name}: 'unknownAttrs' is reserved`)
+    byId[decl.id] = { name: key, decl }
+  }
+  const set: AttrSet<D> = {
+    name,
+    decls,
+    encodeInto(w, value, path) {
+      const v = value as Record<string, unknown>
+      for (const key in v) {
+        const x = v[key]
+        if (x === undefined) continue
+        if (key === 'unknownAttrs') {
+          for (const raw of x as RawAttr[]) {
+            const at = w.reserve(4)
+            w.buf.set(raw.data, w.reserve(raw.data.length))
+            writeHeader(w, at, raw.type)
+            w.align()
+          }
+          continue
+        }
+        const decl = decls[key]
+        if (!decl) throw new EncodeError(`'${key}' is not an attribute of ${name}`, path)
+        const p = path ? `${path}.${key}` : key
+        if (decl.multi) {
+          for (const item of x as unknown[]) {
+            encodeSingle(w, decl, decl.id, item, p, v)
+            w.align()
+          }
+        } else {
+          encodeSingle(w, decl, decl.id, x, p, v)
+          w.align()
+        }
+      }
+    },
+    decodeFrom(buf, start, end, path) {
+      const out: Record<string, unknown> = {}
+      let pending: Array<{ entry: Entry; s: number; e: number }> | undefined
+      forEachAttr(buf, start, end, path, (type, s, e) => {
+        const entry = byId[type]
+        if (!entry) {
+          const unknown = (out.unknownAttrs ??= []) as RawAttr[]
+          unknown.push({ type, data: Buffer.from(buf.subarray(s, e)) })
+          return
+        }
+        const { decl } = entry
+        if (decl.kind === 'submsg') {
+          ;(pending ??= []).push({ entry, s, e })
+          return
+        }
+        const p = path ? `${path}.${entry.name}` : entry.name
+        const value = decodeSingle(buf, decl, s, e, p)
+        if (decl.multi) ((out[entry.name] ??= []) as unknown[]).push(value)
+        else out[entry.name] = value
+      })
+      if (pending) {
+        for (const { entry, s, e } of pending) {
+          const decl = entry.decl as Extract<Kind, { kind: 'submsg' }>
+          const sel = out[decl.selector]
+          const get = typeof sel === 'string' ? decl.codecs[sel] : undefined
+          const p = path ? `${path}.${entry.name}` : entry.name
+          out[entry.name] = get ? get().decodeFrom(buf, s, e, p) : Buffer.from(buf.subarray(s, e))
+        }
+      }
+      return out as AttrValues<D>
+    },
+    encode(value) {
+      const w = new Writer(256, false)
+      set.encodeInto(w, value, '')
+      return Buffer.from(w.bytes())
+    },
+    decode(buf, start = 0, end = buf.length) {
+      return set.decodeFrom(buf, start, end, '')
+    },
+  }
+  return set
+}

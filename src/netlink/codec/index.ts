@@ -1,0 +1,8 @@
+// I/O-free netlink codec: message framing, attribute sets, C structs, extended acks.
+export * from './attrs.ts'
+export * from './errors.ts'
+export * from './message.ts'
+export * from './netlink-error.ts'
+export * from './request.ts'
+export * from './struct.ts'
+export { Writer } from './writer.ts'

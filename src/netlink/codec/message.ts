@@ -1,0 +1,71 @@
+import { DecodeError } from './errors.ts'
+
+/** nlmsghdr: u32 len, u16 type, u16 flags, u32 seq, u32 pid. */
+export const NLMSG_HDRLEN = 16
+
+export const NLMSG_NOOP = 1
+export const NLMSG_ERROR = 2
+export const NLMSG_DONE = 3
+export const NLMSG_OVERRUN = 4
+
+export const NLM_F_REQUEST = 0x1
+export const NLM_F_MULTI = 0x2
+export const NLM_F_ACK = 0x4
+export const NLM_F_ECHO = 0x8
+export const NLM_F_DUMP_INTR = 0x10
+export const NLM_F_DUMP_FILTERED = 0x20
+export const NLM_F_ROOT = 0x100
+export const NLM_F_MATCH = 0x200
+export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH
+export const NLM_F_REPLACE = 0x100
+export const NLM_F_EXCL = 0x200
+export const NLM_F_CREATE = 0x400
+export const NLM_F_APPEND = 0x800
+// Flags on NLMSG_ERROR acks.
+export const NLM_F_CAPPED = 0x100
+export const NLM_F_ACK_TLVS = 0x200
+
+/** One netlink message: its header fields and a view of its payload. */
+export interface NetlinkMessage {
+  type: number
+  flags: number
+  seq: number
+  pid: number
+  payload: Buffer
+}
+
+/**
+ * Splits a datagram into its messages. Throws DecodeError on a header that is truncated or
+ * claims more bytes than remain; never loops forever (every step advances at least 16 bytes).
+ */
+export function parseMessages(buf: Buffer, out: NetlinkMessage[] = []): NetlinkMessage[] {
+  let off = 0
+  while (off < buf.length) {
+    if (buf.length - off < NLMSG_HDRLEN)
+      throw new DecodeError(`truncated nlmsghdr (${buf.length - off} bytes)`, 'nlmsghdr', off)
+    const len = buf.readUInt32LE(off)
+    if (len < NLMSG_HDRLEN || off + len > buf.length)
+      throw new DecodeError(`nlmsg_len ${len} does not fit (${buf.length - off} bytes left)`, 'nlmsghdr', off)
+    out.push({
+      type: buf.readUInt16LE(off + 4),
+      flags: buf.readUInt16LE(off + 6),
+      seq: buf.readUInt32LE(off + 8),
+      pid: buf.readUInt32LE(off + 12),
+      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
+    })
+    off += (len + 3) & ~3
+  }
+  return out
+}
+
+export function writeHeader(
+  buf: Buffer,
+  h: { len: number; type: number; flags: number; seq: number; pid?: number },
+  at = 0,
+): void {
+  buf.writeUInt32LE(h.len, at)
+  buf.writeUInt16LE(h.type, at + 4)
+  buf.writeUInt16LE(h.flags, at + 6)
+  buf.writeUInt32LE(h.seq >>> 0, at + 8)
+  buf.writeUInt32LE(h.pid ?? 0, at + 12)
+}

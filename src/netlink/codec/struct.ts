@@ -1,0 +1,234 @@
+import { DecodeError, EncodeError } from './errors.ts'
+
+/**
+ * Fixed-layout C structures (ifinfomsg, tc_ratespec, tun_vnet_rss, …) declared as data.
+ * Fields are laid out in declaration order with no implicit padding: declare it with `pad(n)`.
+ * Integers are host (little) endian unless named `be16`/`be32`.
+ */
+export type IntKind = 'u8' | 'u16' | 'u32' | 's8' | 's16' | 's32' | 'be16' | 'be32'
+export type BigKind = 'u64' | 's64'
+export interface Pad {
+  readonly pad: number
+}
+export interface Bytes {
+  readonly bytes: number
+}
+export interface CString {
+  readonly cstring: number
+}
+export interface IntArray {
+  readonly array: IntKind
+  readonly count: number
+}
+export type FieldKind = IntKind | BigKind | Pad | Bytes | CString | IntArray
+
+export const pad = (n: number): Pad => ({ pad: n })
+export const bytes = (n: number): Bytes => ({ bytes: n })
+export const cstring = (n: number): CString => ({ cstring: n })
+export const intArray = (kind: IntKind, count: number): IntArray => ({ array: kind, count })
+
+type FieldValue<K> = K extends IntKind
+  ? number
+  : K extends BigKind
+    ? bigint
+    : K extends Bytes
+      ? Uint8Array
+      : K extends CString
+        ? string
+        : K extends IntArray
+          ? number[]
+          : never
+
+export type StructFields = Record<string, FieldKind>
+export type StructValue<F extends StructFields> = {
+  [K in keyof F as F[K] extends Pad ? never : K]: FieldValue<F[K]>
+}
+
+export const INT_WIDTH: Record<IntKind | BigKind, number> = {
+  u8: 1,
+  s8: 1,
+  u16: 2,
+  s16: 2,
+  be16: 2,
+  u32: 4,
+  s32: 4,
+  be32: 4,
+  u64: 8,
+  s64: 8,
+}
+
+const INT_RANGE: Record<IntKind, [number, number]> = {
+  u8: [0, 0xff],
+  s8: [-0x80, 0x7f],
+  u16: [0, 0xffff],
+  s16: [-0x8000, 0x7fff],
+  be16: [0, 0xffff],
+  u32: [0, 0xffffffff],
+  s32: [-0x80000000, 0x7fffffff],
+  be32: [0, 0xffffffff],
+}
+
+export function readInt(buf: Buffer, off: number, kind: IntKind): number {
+  switch (kind) {
+    case 'u8':
+      return buf[off] as number
+    case 's8':
+      return buf.readInt8(off)
+    case 'u16':
+      return buf.readUInt16LE(off)
+    case 's16':
+      return buf.readInt16LE(off)
+    case 'be16':
+      return buf.readUInt16BE(off)
+    case 'u32':
+      return buf.readUInt32LE(off)
+    case 's32':
+      return buf.readInt32LE(off)
+    case 'be32':
+      return buf.readUInt32BE(off)
+  }
+}
+
+export function writeInt(buf: Buffer, off: number, kind: IntKind, v: number, path: string): void {
+  const [lo, hi] = INT_RANGE[kind]
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new EncodeError(`${v} does not fit ${kind}`, path)
+  switch (kind) {
+    case 'u8':
+      buf[off] = v
+      return
+    case 's8':
+      buf.writeInt8(v, off)
+      return
+    case 'u16':
+      buf.writeUInt16LE(v, off)
+      return
+    case 's16':
+      buf.writeInt16LE(v, off)
+      return
+    case 'be16':
+      buf.writeUInt16BE(v, off)
+      return
+    case 'u32':
+      buf.writeUInt32LE(v, off)
+      return
+    case 's32':
+      buf.writeInt32LE(v, off)
+      return
+    case 'be32':
+      buf.writeUInt32BE(v, off)
+      return
+  }
+}
+
+export function writeBig(buf: Buffer, off: number, kind: BigKind, v: bigint | number, path: string): void {
+  const b = typeof v === 'bigint' ? v : BigInt(v)
+  if (kind === 'u64') {
+    if (b < 0n || b > 0xffffffffffffffffn) throw new EncodeError(`${b} does not fit u64`, path)
+    buf.writeBigUInt64LE(b, off)
+  } else {
+    if (b < -(2n ** 63n) || b >= 2n ** 63n) throw new EncodeError(`${b} does not fit s64`, path)
+    buf.writeBigInt64LE(b, off)
+  }
+}
+
+function fieldSize(k: FieldKind): number {
+  if (typeof k === 'string') return INT_WIDTH[k]
+  if ('pad' in k) return k.pad
+  if ('bytes' in k) return k.bytes
+  if ('cstring' in k) return k.cstring
+  return INT_WIDTH[k.array] * k.count
+}
+
+export interface StructSpec<F extends StructFields = StructFields> {
+  readonly name: string
+  readonly fields: F
+  readonly size: number
+  encode(value: Partial<StructValue<F>>, into?: Buffer, at?: number): Buffer
+  decode(buf: Buffer, at?: number, path?: string): StructValue<F>
+}
+
+/** Declares a C structure; the declaration drives encode, decode and the value type. */
+export function struct<const F extends StructFields>(
+  name: string,
+  fields: F,
+  options: {
+    /** Older kernels send shorter versions of growing structs: missing trailing fields read as 0. */
+    minSize?: number
+  } = {},
+): StructSpec<F> {
+  const layout: Array<{ key: string; kind: FieldKind; off: number }> = []
+  let size = 0
+  for (const [key, kind] of Object.entries(fields)) {
+    layout.push({ key, kind, off: size })
+    size += fieldSize(kind)
+  }
+  const total = size
+  const minSize = options.minSize ?? total
+  return {
+    name,
+    fields,
+    size: total,
+    encode(value, into, at = 0) {
+      const buf = into ?? Buffer.alloc(total)
+      if (into) buf.fill(0, at, at + total)
+      const v = value as Record<string, unknown>
+      for (const { key, kind, off } of layout) {
+        const x = v[key]
+        if (x === undefined || (typeof kind === 'object' && 'pad' in kind)) continue
+        const p = `${name}.${key}`
+        const o = at + off
+        if (typeof kind === 'string') {
+          if (kind === 'u64' || kind === 's64') writeBig(buf, o, kind, x as bigint, p)
+          else writeInt(buf, o, kind, x as number, p)
+        } else if ('bytes' in kind) {
+          const src = x as Uint8Array
+          if (src.length > kind.bytes) throw new EncodeError(`${src.length} bytes exceed ${kind.bytes}`, p)
+          buf.set(src, o)
+        } else if ('cstring' in kind) {
+          const n = buf.write(x as string, o, kind.cstring - 1, 'utf8')
+          if (Buffer.byteLength(x as string) > kind.cstring - 1)
+            throw new EncodeError(`longer than ${kind.cstring - 1} bytes`, p)
+          buf[o + n] = 0
+        } else if ('array' in kind) {
+          const arr = x as number[]
+          if (arr.length > kind.count) throw new EncodeError(`${arr.length} entries exceed ${kind.count}`, p)
+          const w = INT_WIDTH[kind.array]
+          arr.forEach((e, i) => {
+            writeInt(buf, o + i * w, kind.array, e, `${p}[${i}]`)
+          })
+        }
+      }
+      return buf
+    },
+    decode(buf, at = 0, path = name) {
+      const have = buf.length - at
+      if (have < minSize) throw new DecodeError(`${name} needs ${minSize} bytes, has ${have}`, path, at)
+      const out: Record<string, unknown> = {}
+      for (const { key, kind, off } of layout) {
+        const o = at + off
+        if (off + fieldSize(kind) > have) {
+          if (typeof kind === 'string') out[key] = kind === 'u64' || kind === 's64' ? 0n : 0
+          continue
+        }
+        if (typeof kind === 'string') {
+          out[key] =
+            kind === 'u64'
+              ? buf.readBigUInt64LE(o)
+              : kind === 's64'
+                ? buf.readBigInt64LE(o)
+                : readInt(buf, o, kind)
+        } else if ('pad' in kind) {
+        } else if ('bytes' in kind) {
+          out[key] = Uint8Array.prototype.slice.call(buf, o, o + kind.bytes)
+        } else if ('cstring' in kind) {
+          const end = buf.indexOf(0, o)
+          out[key] = buf.toString('utf8', o, end < 0 || end > o + kind.cstring ? o + kind.cstring : end)
+        } else {
+          const w = INT_WIDTH[kind.array]
+          out[key] = Array.from({ length: kind.count }, (_, i) => readInt(buf, o + i * w, kind.array))
+        }
+      }
+      return out as StructValue<F>
+    },
+  }
+}

@@ -1,0 +1,2 @@
+export * from './multicast.ts'
+export * from './netlink-socket.ts'

@@ -1,0 +1,348 @@
+import { Observable, Subject } from 'rxjs'
+import {
+  ackError,
+  DecodeError,
+  type EncodedRequest,
+  type NetlinkMessage,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
+  parseAck,
+  parseMessages,
+} from '../codec/index.ts'
+import {
+  AF_NETLINK,
+  bind,
+  closeFd,
+  Errno,
+  getsockname,
+  inNetns,
+  MSG_TRUNC,
+  type NetnsRef,
+  poller,
+  recv,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+  SOL_NETLINK,
+  SOL_SOCKET,
+  SysError,
+  sendTo,
+  setsockoptInt,
+  socket,
+  trySetsockoptInt,
+} from '../sys/index.ts'
+
+export const NETLINK_ROUTE = 0
+export const NETLINK_GENERIC = 16
+
+const NETLINK_ADD_MEMBERSHIP = 1
+const NETLINK_DROP_MEMBERSHIP = 2
+const NETLINK_CAP_ACK = 10
+const NETLINK_EXT_ACK = 11
+const NETLINK_GET_STRICT_CHK = 12
+
+const DUMP_RETRIES = 5
+const RX_SIZE = 256 * 1024
+
+export interface SocketOptions {
+  /** Network namespace to open the socket in (default: the caller's). */
+  netns?: NetnsRef
+  /** Receive buffer in bytes (set with SO_RCVBUFFORCE when permitted). */
+  receiveBuffer?: number
+  sendBuffer?: number
+  /** Ask the kernel to check requests strictly (NETLINK_GET_STRICT_CHK). Default true. */
+  strict?: boolean
+}
+
+/** What a socket's multicast subscribers see. */
+export type NetlinkEvent =
+  | { kind: 'message'; message: NetlinkMessage }
+  /** The receive buffer overflowed (ENOBUFS): notifications were lost; re-dump to resync. */
+  | { kind: 'overrun' }
+
+/** The socket was closed while a request was waiting. */
+export class SocketClosedError extends Error {
+  override readonly name = 'SocketClosedError'
+  constructor(readonly operation: string) {
+    super(`${operation}: the netlink socket was closed`)
+  }
+}
+
+/** A dump stayed inconsistent (NLM_F_DUMP_INTR) through every retry. */
+export class DumpInterruptedError extends Error {
+  override readonly name = 'DumpInterruptedError'
+  constructor(
+    readonly operation: string,
+    readonly attempts: number,
+  ) {
+    super(`${operation}: the dump was interrupted by concurrent changes ${attempts} times in a row`)
+  }
+}
+
+/** Replies were lost because the receive buffer overflowed. */
+export class OverrunError extends Error {
+  override readonly name = 'OverrunError'
+  constructor(readonly operation: string) {
+    super(`${operation}: replies were lost (receive buffer overrun, ENOBUFS)`)
+  }
+}
+
+interface Pending {
+  op: string
+  req: EncodedRequest
+  dump: boolean
+  replies: NetlinkMessage[]
+  interrupted: boolean
+  attempts: number
+  resolve(messages: NetlinkMessage[]): void
+  reject(err: Error): void
+}
+
+/**
+ * A netlink socket. Requests and dumps are Promises matched to replies by sequence number, many
+ * may be in flight; multicast notifications are an Observable. Knows nothing of families: it
+ * moves encoded requests and raw messages.
+ */
+export class NetlinkSocket {
+  readonly fd: number
+  readonly portId: number
+  private seq = 0
+  private readonly pending = new Map<number, Pending>()
+  private readonly events = new Subject<NetlinkEvent>()
+  private listeners = 0
+  private readonly groupRefs = new Map<number, number>()
+  private unwatch: (() => void) | undefined
+  private dumpQueue: Promise<unknown> = Promise.resolve()
+  private closed = false
+  private readonly rx = Buffer.allocUnsafe(RX_SIZE)
+
+  constructor(
+    readonly protocol: number,
+    options: SocketOptions = {},
+  ) {
+    const fd = inNetns(options.netns, () =>
+      socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol),
+    )
+    try {
+      if (options.receiveBuffer) setBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, options.receiveBuffer)
+      if (options.sendBuffer) setBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, options.sendBuffer)
+      const addr = Buffer.alloc(12)
+      addr.writeUInt16LE(AF_NETLINK, 0)
+      bind(fd, addr)
+      this.portId = getsockname(fd).readUInt32LE(4)
+      trySetsockoptInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1)
+      trySetsockoptInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1)
+      if (options.strict !== false) trySetsockoptInt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+    } catch (e) {
+      closeFd(fd)
+      throw e
+    }
+    this.fd = fd
+  }
+
+  /** Sends a request with NLM_F_ACK; resolves to the replies that came before the ack. */
+  request(req: EncodedRequest, operation: string): Promise<NetlinkMessage[]> {
+    return this.start(req, operation, false)
+  }
+
+  /** Sends a dump request; resolves to every message of the dump, retrying interrupted dumps. */
+  dump(req: EncodedRequest, operation: string): Promise<NetlinkMessage[]> {
+    // The kernel runs one dump per socket at a time; later ones wait their turn here.
+    const run = this.dumpQueue.then(() => this.start(req, operation, true))
+    this.dumpQueue = run.catch(() => undefined)
+    return run
+  }
+
+  /**
+   * Multicast notifications for `groups`, joined on subscribe and left on unsubscribe. Messages
+   * that answer none of this socket's requests (seq 0 or unknown) are delivered here.
+   */
+  notifications(groups: readonly number[]): Observable<NetlinkEvent> {
+    return new Observable<NetlinkEvent>((subscriber) => {
+      if (this.closed) {
+        subscriber.error(new SocketClosedError('notifications'))
+        return
+      }
+      for (const g of groups) this.join(g)
+      const sub = this.events.subscribe(subscriber)
+      this.listeners++
+      this.updateWatch()
+      return () => {
+        sub.unsubscribe()
+        this.listeners--
+        if (!this.closed) for (const g of groups) this.leave(g)
+        this.updateWatch()
+      }
+    })
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.unwatch?.()
+    this.unwatch = undefined
+    for (const p of this.pending.values()) p.reject(new SocketClosedError(p.op))
+    this.pending.clear()
+    this.events.complete()
+    closeFd(this.fd)
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  private start(req: EncodedRequest, op: string, dump: boolean): Promise<NetlinkMessage[]> {
+    if (this.closed) return Promise.reject(new SocketClosedError(op))
+    return new Promise((resolve, reject) => {
+      const p: Pending = { op, req, dump, replies: [], interrupted: false, attempts: 0, resolve, reject }
+      this.send(p)
+    })
+  }
+
+  private send(p: Pending): void {
+    const seq = this.nextSeq()
+    const flags = NLM_F_REQUEST | NLM_F_ACK | (p.dump ? NLM_F_DUMP : 0)
+    const bytes = p.req.bytes
+    bytes.writeUInt16LE(bytes.readUInt16LE(6) | flags, 6)
+    bytes.writeUInt32LE(seq, 8)
+    bytes.writeUInt32LE(0, 12)
+    p.attempts++
+    this.pending.set(seq, p)
+    try {
+      if (sendTo(this.fd, bytes) === null) throw new SysError('sendto', Errno.EAGAIN)
+    } catch (e) {
+      this.pending.delete(seq)
+      p.reject(e as Error)
+      return
+    }
+    // Most replies are queued by the time sendto returns: collect them without waiting.
+    this.drain()
+    this.updateWatch()
+  }
+
+  private nextSeq(): number {
+    do this.seq = (this.seq + 1) >>> 0
+    while (this.seq === 0 || this.pending.has(this.seq))
+    return this.seq
+  }
+
+  private drain(): void {
+    while (!this.closed) {
+      let n: number | null
+      try {
+        n = recv(this.fd, this.rx, MSG_TRUNC)
+      } catch (e) {
+        if (e instanceof SysError && e.errno === Errno.ENOBUFS) {
+          this.overrun()
+          continue
+        }
+        throw e
+      }
+      if (n === null) return
+      if (n > this.rx.length) {
+        this.failAll(
+          new DecodeError(`a ${n}-byte datagram exceeded the ${RX_SIZE}-byte receive buffer`, 'recv', 0),
+        )
+        continue
+      }
+      let messages: NetlinkMessage[]
+      try {
+        messages = parseMessages(Buffer.from(this.rx.subarray(0, n)))
+      } catch (e) {
+        this.failAll(e as Error)
+        continue
+      }
+      for (const m of messages) this.dispatch(m)
+    }
+  }
+
+  private dispatch(m: NetlinkMessage): void {
+    const p = m.pid === this.portId ? this.pending.get(m.seq) : undefined
+    if (!p) {
+      if (m.type === NLMSG_NOOP || m.type === NLMSG_OVERRUN) return
+      if (this.listeners > 0) this.events.next({ kind: 'message', message: m })
+      return
+    }
+    try {
+      if (m.flags & NLM_F_DUMP_INTR) p.interrupted = true
+      if (m.type === NLMSG_ERROR) {
+        const ack = parseAck(m)
+        this.pending.delete(m.seq)
+        if (ack.errno === 0) p.resolve(p.replies)
+        else p.reject(ackError(p.op, ack, p.req))
+      } else if (m.type === NLMSG_DONE && p.dump) {
+        const ack = parseAck(m, true)
+        this.pending.delete(m.seq)
+        if (ack.errno !== 0) p.reject(ackError(p.op, ack, p.req))
+        else if (!p.interrupted) p.resolve(p.replies)
+        else if (p.attempts >= DUMP_RETRIES) p.reject(new DumpInterruptedError(p.op, p.attempts))
+        else {
+          p.replies = []
+          p.interrupted = false
+          this.send(p)
+        }
+      } else {
+        p.replies.push(m)
+      }
+    } catch (e) {
+      this.pending.delete(m.seq)
+      p.reject(e as Error)
+    }
+  }
+
+  private overrun(): void {
+    if (this.listeners > 0) this.events.next({ kind: 'overrun' })
+    // Unicast replies may have been dropped with the notifications; nobody would answer these.
+    this.failAll(null)
+  }
+
+  private failAll(err: Error | null): void {
+    for (const p of this.pending.values()) p.reject(err ?? new OverrunError(p.op))
+    this.pending.clear()
+  }
+
+  private updateWatch(): void {
+    const want = !this.closed && (this.pending.size > 0 || this.listeners > 0)
+    if (want && !this.unwatch) {
+      this.unwatch = poller.watch(this.fd, () => {
+        this.drain()
+        this.updateWatch()
+      })
+    } else if (!want && this.unwatch) {
+      this.unwatch()
+      this.unwatch = undefined
+    }
+  }
+
+  private join(group: number): void {
+    const n = this.groupRefs.get(group) ?? 0
+    if (n === 0) setsockoptInt(this.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)
+    this.groupRefs.set(group, n + 1)
+  }
+
+  private leave(group: number): void {
+    const n = this.groupRefs.get(group) ?? 0
+    if (n <= 1) {
+      this.groupRefs.delete(group)
+      setsockoptInt(this.fd, SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, group)
+    } else this.groupRefs.set(group, n - 1)
+  }
+}
+
+function setBuffer(fd: number, force: number, plain: number, bytes: number): void {
+  try {
+    setsockoptInt(fd, SOL_SOCKET, force, bytes)
+  } catch {
+    setsockoptInt(fd, SOL_SOCKET, plain, bytes)
+  }
+}
