@@ -50,7 +50,7 @@ export interface Ack {
 export function parseAck(msg: NetlinkMessage, isDone = false): Ack {
   const p = msg.payload
   if (p.length < 4) throw new DecodeError('error message shorter than 4 bytes', 'nlmsgerr', 0)
-  const errno = -p.readInt32LE(0)
+  const errno = Math.abs(p.readInt32LE(0))
   if (isDone) {
     // NLMSG_DONE: the int may be followed by TLVs directly.
     return msg.flags & NLM_F_ACK_TLVS ? { errno, ...tlvs(p, 4) } : { errno }
