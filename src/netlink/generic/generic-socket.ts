@@ -1,0 +1,175 @@
+import { filter, map, Observable } from 'rxjs'
+import {
+  type AttrDecls,
+  type AttrSet,
+  type AttrValues,
+  decodeMessage,
+  encodeRequest,
+  type MessageSpec,
+  messageSpec,
+  NetlinkError,
+} from '../codec/index.ts'
+import { NETLINK_GENERIC, type NetlinkEvent, NetlinkSocket, type SocketOptions } from '../socket/index.ts'
+import { Errno } from '../sys/index.ts'
+import { CTRL_CMD, ctrlMessage, GENL_ID_CTRL, genlmsghdr } from './nlctrl.ts'
+
+/** What nlctrl says about a family on this kernel. */
+export interface GenericFamily {
+  name: string
+  id: number
+  version: number
+  /** Operation (command) number → what it allows. */
+  ops: Map<number, { doit: boolean; dumpit: boolean; adminPerm: boolean }>
+  /** Multicast group name → id. */
+  groups: Map<string, number>
+}
+
+/** The family is not registered in this kernel (module not loaded or not built). */
+export class FamilyNotFoundError extends Error {
+  override readonly name = 'FamilyNotFoundError'
+  constructor(readonly family: string) {
+    super(`generic netlink family '${family}' is not available in this kernel`)
+  }
+}
+
+export async function resolveFamily(sock: NetlinkSocket, name: string): Promise<GenericFamily> {
+  const req = encodeRequest(
+    ctrlMessage,
+    GENL_ID_CTRL,
+    0,
+    { cmd: CTRL_CMD.GETFAMILY, version: 2 },
+    { familyName: name },
+  )
+  let replies: Awaited<ReturnType<NetlinkSocket['request']>>
+  try {
+    replies = await sock.request(req, `nlctrl.getfamily(${name})`)
+  } catch (e) {
+    if (e instanceof NetlinkError && e.errno === Errno.ENOENT) throw new FamilyNotFoundError(name)
+    throw e
+  }
+  const reply = replies[0]
+  if (!reply) throw new FamilyNotFoundError(name)
+  const { attrs } = decodeMessage(ctrlMessage, reply)
+  const ops = new Map<number, { doit: boolean; dumpit: boolean; adminPerm: boolean }>()
+  for (const op of attrs.ops ?? []) {
+    if (op.id === undefined) continue
+    const flags = op.flags ?? []
+    ops.set(op.id, {
+      doit: flags.includes('cmdCapDo'),
+      dumpit: flags.includes('cmdCapDump'),
+      adminPerm: flags.includes('adminPerm') || flags.includes('unsAdminPerm'),
+    })
+  }
+  const groups = new Map<string, number>()
+  for (const g of attrs.mcastGroups ?? []) if (g.name && g.id !== undefined) groups.set(g.name, g.id)
+  return { name, id: attrs.familyId ?? 0, version: attrs.version ?? 1, ops, groups }
+}
+
+/**
+ * A socket bound to one generic netlink family: commands by number, attributes by the family's
+ * declared set, notifications by multicast group name.
+ */
+export class GenericSocket<D extends AttrDecls> {
+  private readonly spec: MessageSpec<typeof genlmsghdr.fields, D>
+
+  private constructor(
+    readonly sock: NetlinkSocket,
+    readonly family: GenericFamily,
+    readonly attrs: AttrSet<D>,
+  ) {
+    this.spec = messageSpec(genlmsghdr, attrs)
+  }
+
+  static async open<D extends AttrDecls>(
+    name: string,
+    attrs: AttrSet<D>,
+    options: SocketOptions = {},
+  ): Promise<GenericSocket<D>> {
+    const sock = new NetlinkSocket(NETLINK_GENERIC, options)
+    try {
+      return new GenericSocket(sock, await resolveFamily(sock, name), attrs)
+    } catch (e) {
+      sock.close()
+      throw e
+    }
+  }
+
+  /** Whether the running kernel implements a command (for probing optional operations). */
+  supports(cmd: number, how: 'do' | 'dump' = 'do'): boolean {
+    const op = this.family.ops.get(cmd)
+    return !!op && (how === 'do' ? op.doit : op.dumpit)
+  }
+
+  async request(
+    cmd: number,
+    attrs: AttrValues<D>,
+    operation: string,
+    flags = 0,
+  ): Promise<Array<AttrValues<D>>> {
+    const req = encodeRequest(this.spec, this.family.id, flags, { cmd, version: this.family.version }, attrs)
+    const replies = await this.sock.request(req, operation)
+    return replies.map((m) => decodeMessage(this.spec, m).attrs)
+  }
+
+  async dump(cmd: number, attrs: AttrValues<D>, operation: string): Promise<Array<AttrValues<D>>> {
+    const req = encodeRequest(this.spec, this.family.id, 0, { cmd, version: this.family.version }, attrs)
+    const replies = await this.sock.dump(req, operation)
+    return replies.map((m) => decodeMessage(this.spec, m).attrs)
+  }
+
+  /** Notifications of the named multicast groups, decoded; `overrun` when some were lost. */
+  notifications(groups: readonly string[]): Observable<GenericEvent<D>> {
+    const ids = groups.map((g) => {
+      const id = this.family.groups.get(g)
+      if (id === undefined) throw new Error(`family ${this.family.name} has no multicast group '${g}'`)
+      return id
+    })
+    return this.sock.notifications(ids).pipe(
+      filter((e: NetlinkEvent) => e.kind === 'overrun' || e.message.type === this.family.id),
+      map((e): GenericEvent<D> => {
+        if (e.kind === 'overrun') return { kind: 'overrun' }
+        const { header, attrs } = decodeMessage(this.spec, e.message)
+        return { kind: 'message', cmd: header.cmd, attrs }
+      }),
+    )
+  }
+
+  close(): void {
+    this.sock.close()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+}
+
+export type GenericEvent<D extends AttrDecls> =
+  | { kind: 'message'; cmd: number; attrs: AttrValues<D> }
+  | { kind: 'overrun' }
+
+/** A cold Observable of a family's notifications on a socket of its own. */
+export function genericNotifications$<D extends AttrDecls>(
+  name: string,
+  attrs: AttrSet<D>,
+  groups: readonly string[],
+  options: SocketOptions = {},
+): Observable<GenericEvent<D>> {
+  return new Observable<GenericEvent<D>>((subscriber) => {
+    let gs: GenericSocket<D> | undefined
+    let closed = false
+    let inner: { unsubscribe(): void } | undefined
+    GenericSocket.open(name, attrs, { receiveBuffer: 4 * 1024 * 1024, ...options }).then(
+      (s) => {
+        if (closed) return s.close()
+        gs = s
+        inner = s.notifications(groups).subscribe(subscriber)
+      },
+      (e: unknown) => subscriber.error(e),
+    )
+    return () => {
+      closed = true
+      inner?.unsubscribe()
+      gs?.close()
+    }
+  })
+}

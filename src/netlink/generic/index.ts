@@ -1,0 +1,2 @@
+export * from './generic-socket.ts'
+export * from './nlctrl.ts'
