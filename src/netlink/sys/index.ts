@@ -10,6 +10,7 @@ export {
   createNetnsAt,
   detachMount,
   inNetns,
+  makeSharedMount,
   type NetnsRef,
   netnsPath,
   setns,

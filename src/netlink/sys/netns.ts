@@ -4,6 +4,8 @@ import { libcFunction, T } from './libc.ts'
 
 export const CLONE_NEWNET = 0x40000000
 const MS_BIND = 0x1000
+const MS_REC = 0x4000
+const MS_SHARED = 1 << 20
 const MNT_DETACH = 2
 
 const setnsFn = libcFunction('setns', T.I32, [T.I32, T.I32])
@@ -66,6 +68,11 @@ export function createNetnsAt(path: string): void {
 
 export function bindMount(source: string, target: string): void {
   const r = mountFn.tryCall(source, target, 'none', MS_BIND, 0)
+  if (r < 0) throw new SysError('mount', -r, target)
+}
+
+export function makeSharedMount(target: string): void {
+  const r = mountFn.tryCall('none', target, 'none', MS_SHARED | MS_REC, 0)
   if (r < 0) throw new SysError('mount', -r, target)
 }
 

@@ -1,0 +1,7 @@
+export * from './addresses.ts'
+export * from './client.ts'
+export * from './constants.ts'
+export * from './link-attrs.ts'
+export * from './link-model.ts'
+export * from './link-schema.ts'
+export * from './links.ts'

@@ -1,0 +1,264 @@
+import type { SetValue, StructValue } from '../codec/index.ts'
+import { IFF, type ifinfomsg, type linkAttrs, type linkStats64 } from './link-attrs.ts'
+
+type LinkAttrs = SetValue<typeof linkAttrs>
+type Header = StructValue<typeof ifinfomsg.fields>
+
+export type LinkFlag = keyof typeof IFF
+export type LinkStats = StructValue<typeof linkStats64.fields>
+
+/** ARPHRD_* names for the link types users meet; others stay numbers. */
+const LINK_TYPES: Record<number, string> = {
+  1: 'ether',
+  768: 'ipip',
+  772: 'loopback',
+  776: 'sit',
+  778: 'gre',
+  823: 'ip6gre',
+  65534: 'none',
+  65535: 'void',
+}
+
+export interface VethInfo {
+  kind: 'veth'
+}
+export interface BridgeInfo {
+  kind: 'bridge'
+  stpState?: number
+  forwardDelay?: number
+  helloTime?: number
+  maxAge?: number
+  ageingTime?: number
+  priority?: number
+  vlanFiltering?: boolean
+  vlanProtocol?: number
+  vlanDefaultPvid?: number
+}
+export interface MacvlanInfo {
+  kind: 'macvlan' | 'macvtap'
+  mode?: 'private' | 'vepa' | 'bridge' | 'passthru' | 'source' | number
+}
+export interface VxlanInfo {
+  kind: 'vxlan'
+  id?: number
+  port?: number
+  /** Unicast remote or multicast group, whichever was configured. */
+  remote?: string
+  group?: string
+  local?: string
+  ttl?: number
+  learning?: boolean
+  link?: number
+}
+export interface VlanInfo {
+  kind: 'vlan'
+  id?: number
+  protocol?: '802.1Q' | '802.1ad' | number
+}
+export interface TunInfo {
+  kind: 'tun'
+  type?: 'tun' | 'tap' | number
+  multiQueue?: boolean
+  vnetHdr?: boolean
+  persist?: boolean
+  pi?: boolean
+  owner?: number
+  group?: number
+  numQueues?: number
+  numDisabledQueues?: number
+}
+export interface PlainInfo {
+  kind: 'dummy' | 'ifb'
+}
+/** A kind rxnetlink has no typed model for; its data stays as the kernel sent it. */
+export interface OtherInfo {
+  kind: `other:${string}`
+  name: string
+  data?: unknown
+}
+export type LinkInfo =
+  | VethInfo
+  | BridgeInfo
+  | MacvlanInfo
+  | VxlanInfo
+  | VlanInfo
+  | TunInfo
+  | PlainInfo
+  | OtherInfo
+
+/** A network interface, as the kernel reports it. */
+export interface Link {
+  index: number
+  name: string
+  /** Link-layer type: 'ether', 'loopback', 'none' (tun), … or the ARPHRD number. */
+  type: string | number
+  kind?: string
+  info?: LinkInfo
+  flags: LinkFlag[]
+  up: boolean
+  operstate: string | number
+  carrier?: boolean
+  mtu: number
+  minMtu?: number
+  maxMtu?: number
+  address?: string
+  broadcast?: string
+  permAddress?: string
+  txqlen?: number
+  numTxQueues?: number
+  numRxQueues?: number
+  /** Index of the master (bridge…), if enslaved. */
+  master?: number
+  /** Index of the parent (IFLA_LINK: a macvlan's lower device, a veth's peer), if any. */
+  parent?: number
+  /** The parent lives in another namespace, known to this one by this id. */
+  linkNetnsid?: number
+  qdisc?: string
+  group?: number
+  promiscuity?: number
+  alias?: string
+  altNames?: string[]
+  stats?: LinkStats
+  /** Attributes rxnetlink does not model, kept as received. */
+  unknownAttrs?: LinkAttrs['unknownAttrs']
+}
+
+export function formatMac(b: Uint8Array | undefined): string | undefined {
+  if (!b || b.length === 0) return undefined
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':')
+}
+
+export function formatIp(b: Uint8Array | undefined): string | undefined {
+  if (!b) return undefined
+  if (b.length === 4) return b.join('.')
+  if (b.length === 16) {
+    const groups = Array.from({ length: 8 }, (_, i) =>
+      (((b[2 * i] as number) << 8) | (b[2 * i + 1] as number)).toString(16),
+    )
+    // Longest run of zero groups becomes '::', as inet_ntop does.
+    let best = -1
+    let bestLen = 1
+    for (let i = 0; i < 8; ) {
+      if (groups[i] !== '0') {
+        i++
+        continue
+      }
+      let j = i
+      while (j < 8 && groups[j] === '0') j++
+      if (j - i > bestLen) {
+        best = i
+        bestLen = j - i
+      }
+      i = j
+    }
+    if (best < 0) return groups.join(':')
+    return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`
+  }
+  return Buffer.from(b).toString('hex')
+}
+
+const flagEntries = Object.entries(IFF) as Array<[LinkFlag, number]>
+
+function kindInfo(kind: string | undefined, data: unknown): LinkInfo | undefined {
+  if (!kind) return undefined
+  const d = (data ?? {}) as Record<string, unknown>
+  const bool = (v: unknown) => (v === undefined ? undefined : v !== 0)
+  switch (kind) {
+    case 'veth':
+      return { kind }
+    case 'dummy':
+    case 'ifb':
+      return { kind }
+    case 'bridge':
+      return {
+        kind,
+        stpState: d.stpState as number,
+        forwardDelay: d.forwardDelay as number,
+        helloTime: d.helloTime as number,
+        maxAge: d.maxAge as number,
+        ageingTime: d.ageingTime as number,
+        priority: d.priority as number,
+        vlanFiltering: bool(d.vlanFiltering),
+        vlanProtocol: d.vlanProtocol as number,
+        vlanDefaultPvid: d.vlanDefaultPvid as number,
+      }
+    case 'macvlan':
+    case 'macvtap':
+      return { kind, mode: d.mode as MacvlanInfo['mode'] }
+    case 'vxlan': {
+      const group = formatIp((d.group ?? d.group6) as Uint8Array | undefined)
+      const isMulticast = !!group && (/^2(2[4-9]|3\d)\./.test(group) || group.startsWith('ff'))
+      return {
+        kind,
+        id: d.id as number,
+        port: d.port as number,
+        remote: isMulticast ? undefined : group,
+        group: isMulticast ? group : undefined,
+        local: formatIp((d.local ?? d.local6) as Uint8Array | undefined),
+        ttl: d.ttl as number,
+        learning: bool(d.learning),
+        link: d.link as number,
+      }
+    }
+    case 'vlan': {
+      const p = d.protocol as number | undefined
+      return { kind, id: d.id as number, protocol: p === 0x8100 ? '802.1Q' : p === 0x88a8 ? '802.1ad' : p }
+    }
+    case 'tun':
+      return {
+        kind,
+        type: d.type as TunInfo['type'],
+        multiQueue: bool(d.multiQueue),
+        vnetHdr: bool(d.vnetHdr),
+        persist: bool(d.persist),
+        pi: bool(d.pi),
+        owner: d.owner as number,
+        group: d.group as number,
+        numQueues: d.numQueues as number,
+        numDisabledQueues: d.numDisabledQueues as number,
+      }
+    default:
+      return { kind: `other:${kind}`, name: kind, data }
+  }
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k]
+  return o
+}
+
+/** The typed view of an RTM_NEWLINK message. */
+export function toLink(header: Header, a: LinkAttrs): Link {
+  const flags = flagEntries.filter(([, bit]) => header.flags & bit).map(([name]) => name)
+  const info = kindInfo(a.linkinfo?.kind, a.linkinfo?.data)
+  return dropUndefined({
+    index: header.index,
+    name: a.ifname ?? '',
+    type: LINK_TYPES[header.type] ?? header.type,
+    kind: a.linkinfo?.kind,
+    info: info && dropUndefined(info),
+    flags,
+    up: (header.flags & IFF.UP) !== 0,
+    operstate: a.operstate ?? 'unknown',
+    carrier: a.carrier === undefined ? undefined : a.carrier !== 0,
+    mtu: a.mtu ?? 0,
+    minMtu: a.minMtu,
+    maxMtu: a.maxMtu,
+    address: formatMac(a.address),
+    broadcast: formatMac(a.broadcast),
+    permAddress: formatMac(a.permAddress),
+    txqlen: a.txqlen,
+    numTxQueues: a.numTxQueues,
+    numRxQueues: a.numRxQueues,
+    master: a.master || undefined,
+    parent: a.link !== undefined && a.link !== header.index ? a.link : undefined,
+    linkNetnsid: a.linkNetnsid,
+    qdisc: a.qdisc,
+    group: a.group,
+    promiscuity: a.promiscuity,
+    alias: a.ifalias,
+    altNames: a.propList?.altIfname,
+    stats: a.stats64,
+    unknownAttrs: a.unknownAttrs,
+  })
+}

@@ -1,0 +1,31 @@
+import type { z } from 'zod'
+
+/** Caller input that failed validation; nothing was sent to the kernel. */
+export class InvalidInputError extends Error {
+  override readonly name = 'InvalidInputError'
+  /** The first offending field, as a path (`peer.name`, `table[5]`). */
+  readonly field: string
+  constructor(
+    readonly operation: string,
+    readonly issues: Array<{ path: string; message: string }>,
+  ) {
+    super(`${operation}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`)
+    this.field = issues[0]?.path ?? ''
+  }
+}
+
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = ''
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p)
+  return out
+}
+
+/** Validates input at the public boundary; throws InvalidInputError naming each bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, operation: string): z.output<S> {
+  const r = schema.safeParse(input)
+  if (r.success) return r.data
+  throw new InvalidInputError(
+    operation,
+    r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+  )
+}
