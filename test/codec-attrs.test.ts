@@ -65,7 +65,7 @@ describe('attribute encoding, byte for byte', () => {
   test('repeated attributes, packed arrays and structs', () => {
     expect(hex(sample.encode({ tags: ['a', 'b'] }))).toBe('0600100061000000' + '0600100062000000')
     expect(hex(sample.encode({ table: [1, 2] }))).toBe('0c0011000100000002000000')
-    expect(hex(sample.encode({ pair: { x: 1, y: 2 } }))).toBe('0800128001000002')
+    expect(hex(sample.encode({ pair: { x: 1, y: 2 } }))).toBe('0800120001000002') // a struct is not a nest
   })
 
   test('a sub-message is encoded by the format its selector names', () => {

@@ -22,6 +22,11 @@ const NLA_TYPE_MASK = 0x3fff
 /** Anything that encodes into and decodes from a stretch of attribute payload. */
 export interface Codec<V> {
   readonly name: string
+  /**
+   * False for payloads that are not attribute streams (C structs): their attribute is sent
+   * without NLA_F_NESTED. Default true.
+   */
+  readonly nested?: boolean
   encodeInto(w: Writer, value: V, path: string): void
   decodeFrom(buf: Buffer, start: number, end: number, path: string): V
 }
@@ -44,7 +49,12 @@ type Kind =
   | { kind: 'indexed'; item: AttrDecl; base: number }
   | { kind: 'submsg'; selector: string; codecs: Readonly<Record<string, () => Codec<unknown>>> }
 
-export type AttrDecl = Kind & { id: number; multi?: boolean }
+export type AttrDecl = Kind & {
+  id: number
+  multi?: boolean
+  /** Send this nest without NLA_F_NESTED, as iproute2 does for TCA_OPTIONS and action lists. */
+  unflagged?: boolean
+}
 
 type Single<D> = D extends { kind: 'int' }
   ? number
@@ -126,6 +136,11 @@ export const attr = {
     ({ id, kind: 'submsg', selector, codecs }) as const,
   /** The attribute may repeat; its value is the array of occurrences. */
   multi: <const D extends AttrDecl>(d: D) => ({ ...d, multi: true }) as D & { multi: true },
+  /**
+   * A nest sent without NLA_F_NESTED. Older kernel families (tc's TCA_OPTIONS, action lists)
+   * parse either way; iproute2 leaves the flag off, and so does this, byte for byte.
+   */
+  unflagged: <const D extends AttrDecl>(d: D) => ({ ...d, unflagged: true }) as D & { unflagged: true },
 }
 
 const structCodecs = new WeakMap<StructSpec, Codec<unknown>>()
@@ -136,6 +151,7 @@ export function structCodec<S extends StructSpec>(spec: S): Codec<ReturnType<S['
   if (!c) {
     c = {
       name: spec.name,
+      nested: false,
       encodeInto(w, value, path) {
         const at = w.reserve(spec.size)
         try {
@@ -164,10 +180,18 @@ function writeHeader(w: Writer, start: number, type: number): void {
   w.buf.writeUInt16LE(type, start + 2)
 }
 
-function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, siblings: object): void {
+function encodeSingle(
+  w: Writer,
+  d: Kind & { unflagged?: boolean },
+  id: number,
+  v: unknown,
+  path: string,
+  siblings: object,
+): void {
   const start = w.reserve(4)
   w.mark(start, path)
   let type = id
+  const flag = d.unflagged ? 0 : NLA_F_NESTED
   switch (d.kind) {
     case 'int':
       if (typeof v !== 'number') throw new EncodeError(`expected a number, got ${typeof v}`, path)
@@ -218,12 +242,14 @@ function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, 
       })
       break
     }
-    case 'codec':
-      type |= NLA_F_NESTED
-      d.get().encodeInto(w, v, path)
+    case 'codec': {
+      const codec = d.get()
+      if (codec.nested !== false) type |= flag
+      codec.encodeInto(w, v, path)
       break
+    }
     case 'indexed': {
-      type |= NLA_F_NESTED
+      type |= flag
       ;(v as unknown[]).forEach((item, i) => {
         encodeSingle(w, d.item, d.base + i, item, `${path}[${i}]`, siblings)
         w.align()
@@ -238,8 +264,9 @@ function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, 
       }
       const get = typeof sel === 'string' ? d.codecs[sel] : undefined
       if (!get) throw new EncodeError(`no format for ${d.selector} ${String(sel)}`, path)
-      type |= NLA_F_NESTED
-      get().encodeInto(w, v, path)
+      const codec = get()
+      if (codec.nested !== false) type |= flag
+      codec.encodeInto(w, v, path)
       break
     }
   }

@@ -20,7 +20,9 @@ export interface IntArray {
   readonly array: IntKind
   readonly count: number
 }
-export type FieldKind = IntKind | BigKind | Pad | Bytes | CString | IntArray
+/** A C struct embedded in another (tc_htb_opt holds two tc_ratespec). */
+export type Embedded = StructSpec<StructFields>
+export type FieldKind = IntKind | BigKind | Pad | Bytes | CString | IntArray | Embedded
 
 export const pad = (n: number): Pad => ({ pad: n })
 export const bytes = (n: number): Bytes => ({ bytes: n })
@@ -37,7 +39,9 @@ type FieldValue<K> = K extends IntKind
         ? string
         : K extends IntArray
           ? number[]
-          : never
+          : K extends StructSpec<infer F>
+            ? StructValue<F>
+            : never
 
 export type StructFields = Record<string, FieldKind>
 export type StructValue<F extends StructFields> = {
@@ -136,6 +140,7 @@ function fieldSize(k: FieldKind): number {
   if ('pad' in k) return k.pad
   if ('bytes' in k) return k.bytes
   if ('cstring' in k) return k.cstring
+  if ('fields' in k) return k.size
   return INT_WIDTH[k.array] * k.count
 }
 
@@ -189,6 +194,13 @@ export function struct<const F extends StructFields>(
           if (Buffer.byteLength(x as string) > kind.cstring - 1)
             throw new EncodeError(`longer than ${kind.cstring - 1} bytes`, p)
           buf[o + n] = 0
+        } else if ('fields' in kind) {
+          try {
+            kind.encode(x as Partial<StructValue<StructFields>>, buf, o)
+          } catch (e) {
+            if (e instanceof EncodeError) throw new EncodeError(e.message, `${name}.${e.path}`)
+            throw e
+          }
         } else if ('array' in kind) {
           const arr = x as number[]
           if (arr.length > kind.count) throw new EncodeError(`${arr.length} entries exceed ${kind.count}`, p)
@@ -220,6 +232,8 @@ export function struct<const F extends StructFields>(
         } else if ('pad' in kind) {
         } else if ('bytes' in kind) {
           out[key] = Uint8Array.prototype.slice.call(buf, o, o + kind.bytes)
+        } else if ('fields' in kind) {
+          out[key] = kind.decode(buf.subarray(0, o + kind.size), o, `${path}.${key}`)
         } else if ('cstring' in kind) {
           const end = buf.indexOf(0, o)
           out[key] = buf.toString('utf8', o, end < 0 || end > o + kind.cstring ? o + kind.cstring : end)
