@@ -74,6 +74,21 @@ describe('attribute encoding, byte for byte', () => {
   })
 })
 
+describe('buffer growth', () => {
+  test('values written just as the buffer grows land in the grown buffer', () => {
+    // The writer starts at 256 bytes; each attribute below straddles a growth point somewhere.
+    for (let pad = 200; pad < 280; pad++) {
+      const value = {
+        bin: new Uint8Array(pad).fill(7),
+        u32: 0x12345678,
+        u64: 0x0102030405060708n,
+        be16: 4789,
+      }
+      expect(sample.decode(sample.encode(value))).toEqual({ ...value, bin: Buffer.from(value.bin) })
+    }
+  })
+})
+
 describe('attribute decoding', () => {
   test('every kind round-trips', () => {
     const value: SetValue<typeof sample> = {

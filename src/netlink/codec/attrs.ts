@@ -195,11 +195,17 @@ function encodeSingle(
   switch (d.kind) {
     case 'int':
       if (typeof v !== 'number') throw new EncodeError(`expected a number, got ${typeof v}`, path)
-      writeInt(w.buf, w.reserve(INT_WIDTH[d.width]), d.width, v, path)
+      {
+        const at = w.reserve(INT_WIDTH[d.width])
+        writeInt(w.buf, at, d.width, v, path)
+      }
       break
     case 'big':
       if (typeof v !== 'bigint' && typeof v !== 'number') throw new EncodeError('expected a bigint', path)
-      writeBig(w.buf, w.reserve(8), d.width, v, path)
+      {
+        const at = w.reserve(8)
+        writeBig(w.buf, at, d.width, v, path)
+      }
       break
     case 'string': {
       if (typeof v !== 'string') throw new EncodeError(`expected a string, got ${typeof v}`, path)
@@ -211,7 +217,8 @@ function encodeSingle(
     }
     case 'binary': {
       if (!(v instanceof Uint8Array)) throw new EncodeError('expected bytes (Uint8Array)', path)
-      w.buf.set(v, w.reserve(v.length))
+      const at = w.reserve(v.length)
+      w.buf.set(v, at)
       break
     }
     case 'flag':
@@ -220,7 +227,10 @@ function encodeSingle(
     case 'enum': {
       const n = typeof v === 'string' ? d.names[v] : v
       if (typeof n !== 'number') throw new EncodeError(`unknown value ${String(v)}`, path)
-      writeInt(w.buf, w.reserve(INT_WIDTH[d.width]), d.width, n, path)
+      {
+        const at = w.reserve(INT_WIDTH[d.width])
+        writeInt(w.buf, at, d.width, n, path)
+      }
       break
     }
     case 'bitflags': {
@@ -230,7 +240,10 @@ function encodeSingle(
         if (typeof bit !== 'number') throw new EncodeError(`unknown flag ${String(f)}`, path)
         n = (n | bit) >>> 0
       }
-      writeInt(w.buf, w.reserve(INT_WIDTH[d.width]), d.width, n, path)
+      {
+        const at = w.reserve(INT_WIDTH[d.width])
+        writeInt(w.buf, at, d.width, n, path)
+      }
       break
     }
     case 'array': {
@@ -259,7 +272,8 @@ function encodeSingle(
     case 'submsg': {
       const sel = (siblings as Record<string, unknown>)[d.selector]
       if (v instanceof Uint8Array) {
-        w.buf.set(v, w.reserve(v.length))
+        const at = w.reserve(v.length)
+        w.buf.set(v, at)
         break
       }
       const get = typeof sel === 'string' ? d.codecs[sel] : undefined
@@ -380,7 +394,8 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
         if (key === 'unknownAttrs') {
           for (const raw of x as RawAttr[]) {
             const at = w.reserve(4)
-            w.buf.set(raw.data, w.reserve(raw.data.length))
+            const dataAt = w.reserve(raw.data.length)
+            w.buf.set(raw.data, dataAt)
             writeHeader(w, at, raw.type)
             w.align()
           }

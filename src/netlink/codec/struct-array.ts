@@ -29,8 +29,13 @@ export function structArray<H extends StructFields, I extends StructFields, cons
       if (!Array.isArray(items)) throw new EncodeError(`${arrayKey} must be an array`, path)
       const head = { ...v, [countField]: items.length } as Partial<StructValue<H>>
       try {
-        header.encode(head, w.buf, w.reserve(header.size))
-        for (const it of items) item.encode(it, w.buf, w.reserve(item.size))
+        // Reserve first: reserve() may move the buffer.
+        const at = w.reserve(header.size)
+        header.encode(head, w.buf, at)
+        for (const it of items) {
+          const itemAt = w.reserve(item.size)
+          item.encode(it, w.buf, itemAt)
+        }
       } catch (e) {
         if (e instanceof EncodeError) throw new EncodeError(e.message, `${path}.${e.path}`)
         throw e
