@@ -203,7 +203,8 @@ export function encodeAction(a: Spec, ctx: EncodeContext): ActionAttrs {
     }
     case 'bpf': {
       const o: SetValue<typeof actBpfAttrs> = { fd: ctx.programFd(a.program) }
-      o.name = a.name ?? programName(a.program)
+      const name = a.name ?? programName(a.program)
+      if (name) o.name = name
       o.parms = gen(encodeControl(a.control ?? 'pipe'))
       out = { kind: 'bpf', options: o }
       break
@@ -213,9 +214,9 @@ export function encodeAction(a: Spec, ctx: EncodeContext): ActionAttrs {
   return out
 }
 
-/** The name tc gives a program it did not load from an object file. */
-export function programName(p: BpfProgramRef): string {
-  return 'fd' in p ? `fd:${p.fd}` : (p.pinned.split('/').pop() ?? p.pinned)
+/** The name tc gives a pinned program (`NAME:[*fsobj]`); programs given by fd get none. */
+export function programName(p: BpfProgramRef): string | undefined {
+  return 'pinned' in p ? `${p.pinned.split('/').pop() ?? p.pinned}:[*fsobj]` : undefined
 }
 
 // ---- output ---------------------------------------------------------------------------------

@@ -459,7 +459,7 @@ export function encodeFilterOptions(s: FilterSpecParsed, ethType: number, ctx: E
       const a = acts(s, ctx)
       if (a) o.act = a
       o.fd = ctx.programFd(s.program)
-      const name = s.name ?? ('pinned' in s.program ? `${programName(s.program)}:[*fsobj]` : undefined)
+      const name = s.name ?? programName(s.program)
       if (name) o.name = name
       const f = clsFlags(s)
       if (f) o.flagsGen = f

@@ -390,8 +390,9 @@ export function encodeQdiscOptions(s: QdiscSpecParsed, c: PschedClock = pschedCl
           rate: rate.spec,
           peakrate: peak?.spec ?? { cellLog: 0, linklayer: 0, overhead: 0, cellAlign: 0, mpu: 0, rate: 0 },
           limit,
-          buffer: ticks(s.rate, s.burst, 'burst', c),
-          mtu: peak && s.peakrate ? ticks(s.peakrate, mtu, 'mtu', c) : 0,
+          // tbf times its buckets with the 32-bit rate fields (as tc does).
+          buffer: ticks(rate.spec.rate, s.burst, 'burst', c),
+          mtu: peak ? ticks(peak.spec.rate, mtu, 'mtu', c) : 0,
         },
         burst: s.burst,
       }
@@ -612,7 +613,7 @@ export function toQdiscOptions(kind: string, raw: unknown, c: PschedClock = psch
       const out: TbfOptions = {
         kind,
         rate: rate * 8,
-        burst: xmitsize(rate, p.buffer, c),
+        burst: xmitsize(p.rate.rate, p.buffer, c),
         limit: p.limit,
         mpu: p.rate.mpu,
         overhead: p.rate.overhead,
@@ -621,7 +622,7 @@ export function toQdiscOptions(kind: string, raw: unknown, c: PschedClock = psch
       const prate = o.prate64 !== undefined ? Number(o.prate64) : p.peakrate.rate
       if (prate) {
         out.peakrate = prate * 8
-        out.mtu = xmitsize(prate, p.mtu, c)
+        out.mtu = xmitsize(p.peakrate.rate, p.mtu, c)
       }
       return out
     }
