@@ -389,6 +389,15 @@ export function u32Keys(m: z.output<typeof u32Match> | undefined): Key[] {
 
 // ---- encoding ---------------------------------------------------------------------------------
 
+/** Checks what zod cannot see (conflicting u32 keys, ports without a protocol): throws MatchError. */
+export function checkFilterSpec(s: FilterSpecParsed): void {
+  if (s.kind === 'u32') u32Keys(s.match)
+  if (s.kind === 'flower' && (s.dstPort !== undefined || s.srcPort !== undefined)) {
+    const p = s.ipProto === undefined ? undefined : protoNumber(s.ipProto)
+    if (p !== 6 && p !== 17 && p !== 132) throw new MatchError('ipProto', 'ports need ipProto tcp, udp or sctp')
+  }
+}
+
 export function filterRefs(s: FilterSpecParsed, refs: Refs): void {
   actionRefs(s.actions, refs)
   if (s.kind === 'bpf') refs.programs.push(s.program)

@@ -26,6 +26,7 @@ import {
 } from './context.ts'
 import { Devices } from './devices.ts'
 import {
+  checkFilterSpec,
   encodeFilterOptions,
   type FilterSpec,
   type FilterSpecParsed,
@@ -86,6 +87,11 @@ function inputError(op: string, e: unknown): never {
   if (e instanceof MatchError || e instanceof RangeInputError)
     throw new InvalidInputError(op, [{ path: e.field, message: e.message }])
   throw e
+}
+
+/** tcmsg.tcm_ifindex sits right after the 16-byte nlmsghdr and 4 bytes of family and padding. */
+function setIfindex(req: EncodedRequest, index: number): void {
+  req.bytes.writeInt32LE(index, 20)
 }
 
 function withEcho(req: EncodedRequest): EncodedRequest {
@@ -197,10 +203,16 @@ async function withContext<R>(
   devices: Devices,
   refs: Refs,
   op: string,
-  fn: (ctx: EncodeContext) => Promise<R>,
+  fn: (ctx: EncodeContext, names: Map<number, string>) => Promise<R>,
 ): Promise<R> {
   const indexes = new Map<string, number>()
-  for (const d of refs.devices) if (typeof d === 'string') indexes.set(d, (await devices.get(d, op)).index)
+  const names = new Map<number, string>()
+  for (const d of refs.devices)
+    if (typeof d === 'string' && !indexes.has(d)) {
+      const info = await devices.get(d, op)
+      indexes.set(d, info.index)
+      names.set(info.index, info.name)
+    }
   const opened: number[] = []
   const fds = new Map<string, number>()
   try {
@@ -215,7 +227,7 @@ async function withContext<R>(
       ifindex: (d: DeviceRef) => (typeof d === 'number' ? d : (indexes.get(d) as number)),
       programFd: (p: BpfProgramRef) => ('fd' in p ? p.fd : (fds.get(p.pinned) as number)),
     }
-    return await fn(ctx)
+    return await fn(ctx, names)
   } finally {
     for (const fd of opened) closeFd(fd)
   }
@@ -305,6 +317,8 @@ export class QdiscApi {
   private async send(op: Exclude<TcOperation, 'delete'>, spec: QdiscSpec): Promise<Qdisc> {
     const name = `qdiscs.${op}`
     const s = parseInput(qdiscSpecSchema, spec, name)
+    // Everything is checked and encoded before the device lookup; only the ifindex is filled in after.
+    const req = withEcho(buildQdiscRequest(op, spec, 0))
     const dev = await this.devices.get(s.dev, name)
     if (s.kind === 'mqprio' && s.queues && dev.numTxQueues !== undefined) {
       const n = dev.numTxQueues
@@ -319,7 +333,7 @@ export class QdiscApi {
           ])
       })
     }
-    const req = withEcho(buildQdiscRequest(op, spec, dev.index))
+    setIfindex(req, dev.index)
     const replies = await this.sock.request(req, `${name}(${dev.name} ${s.kind})`)
     const names = (i: number) => (i === dev.index ? dev.name : '')
     const reply = replies.find((m) => m.type === RTM.NEWQDISC)
@@ -516,6 +530,11 @@ export class FilterApi {
     const name = `filters.${op}`
     const s = parseInput(filterSpecSchema, spec, name)
     checkFilterCommon(s, name)
+    try {
+      checkFilterSpec(s)
+    } catch (e) {
+      inputError(name, e)
+    }
     const needsDevice = typeof s.dev === 'string' || s.actions?.some((a) => a.kind === 'skbedit')
     const dev: DeviceInfo = needsDevice
       ? await this.devices.get(s.dev, name)
@@ -523,12 +542,15 @@ export class FilterApi {
     checkQueues(name, dev, s.actions)
     const refs: Refs = { devices: [], programs: [] }
     filterRefs(s, refs)
-    const replies = await withContext(this.devices, refs, name, (ctx) =>
-      this.sock.request(withEcho(buildFilterRequest(op, s, dev.index, ctx)), `${name}(${s.kind})`),
-    )
+    let names = new Map<number, string>()
+    const replies = await withContext(this.devices, refs, name, (ctx, resolved) => {
+      names = resolved
+      return this.sock.request(withEcho(buildFilterRequest(op, s, dev.index, ctx)), `${name}(${s.kind})`)
+    })
     const reply = replies.find((m) => m.type === RTM.NEWTFILTER)
     if (!reply) throw new Error(`${name}: the kernel did not echo the filter`)
-    const f = decodeFilter(reply, (i) => (i === dev.index ? dev.name : ''))
+    names.set(dev.index, dev.name)
+    const f = decodeFilter(reply, (i) => names.get(i) ?? '')
     if (!f.dev && typeof s.dev === 'string') f.dev = s.dev
     return f
   }
@@ -557,7 +579,7 @@ export class ActionApi {
     const req = encodeRequest(actionMessage, RTM.GETACTION, 0, { family: 0 }, { tab: [{ kind: k }] })
     const msgs = await this.sock.dump(req, `actions.list(${k})`)
     const names = await this.names()
-    return msgs.filter((m) => m.type === RTM.NEWACTION).flatMap((m) => decodeActions(m, names))
+    return msgs.filter(isActionMessage).flatMap((m) => decodeActions(m, names))
   }
 
   async get(ref: { kind: string; index: number }): Promise<Action> {
@@ -565,7 +587,7 @@ export class ActionApi {
     const req = encodeRequest(actionMessage, RTM.GETACTION, 0, { family: 0 }, { tab: [r] })
     const replies = await this.sock.request(req, `actions.get(${r.kind} ${r.index})`)
     const names = await this.names()
-    const found = replies.flatMap((m) => (m.type === RTM.NEWACTION ? decodeActions(m, names) : []))[0]
+    const found = replies.filter(isActionMessage).flatMap((m) => decodeActions(m, names))[0]
     if (!found) throw new Error(`actions.get: the kernel sent no ${r.kind} action`)
     return found
   }
@@ -588,7 +610,7 @@ export class ActionApi {
       return this.sock.request(withEcho(req), 'actions.add')
     })
     const names = await this.names()
-    return replies.flatMap((m) => (m.type === RTM.NEWACTION ? decodeActions(m, names) : []))
+    return replies.filter(isActionMessage).flatMap((m) => decodeActions(m, names))
   }
 
   async delete(ref: { kind: string; index: number }): Promise<void> {
@@ -604,6 +626,8 @@ export class ActionApi {
 }
 
 const OP_CREATE = NLM_F_CREATE | NLM_F_EXCL
+/** Action dumps answer with the request's type (RTM_GETACTION); lookups and echoes with RTM_NEWACTION. */
+const isActionMessage = (m: NetlinkMessage) => m.type === RTM.NEWACTION || m.type === RTM.GETACTION
 
 /**
  * tc for one network namespace: qdiscs, classes, filters and actions, and a stream of their
@@ -619,14 +643,29 @@ export class TcApi {
    * subscription opens its own socket and closes it on unsubscribe.
    */
   readonly events$: Observable<TcEvent>
+  private readonly devices: Devices
 
-  constructor(sock: NetlinkSocket, netns?: NetnsRef) {
+  constructor(
+    sock: NetlinkSocket,
+    private readonly netns?: NetnsRef,
+  ) {
     const devices = new Devices(sock)
+    this.devices = devices
     this.qdiscs = new QdiscApi(sock, devices)
     this.classes = new ClassApi(sock, devices)
     this.filters = new FilterApi(sock, devices)
     this.actions = new ActionApi(sock, devices)
-    this.events$ = defer(() => {
+    this.events$ = this.watch()
+  }
+
+  /**
+   * As `events$`, with socket options: `receiveBuffer` (bytes, default 4 MiB) bounds how many
+   * events can queue before an `overrun`.
+   */
+  watch(options: { receiveBuffer?: number } = {}): Observable<TcEvent> {
+    const devices = this.devices
+    const netns = this.netns
+    return defer(() => {
       const names = new Map<number, string>()
       const ready = devices.all().then((all) => {
         for (const [i, n] of all) names.set(i, n)
@@ -641,7 +680,8 @@ export class TcApi {
         return (i) => names.get(i) ?? ''
       }
       const groups = [RTNLGRP.TC, RTNLGRP.LINK]
-      return multicast$(NETLINK_ROUTE, groups, netns === undefined ? {} : { netns }).pipe(
+      const sockOptions = { ...options, ...(netns === undefined ? {} : { netns }) }
+      return multicast$(NETLINK_ROUTE, groups, sockOptions).pipe(
         concatMap((e): Observable<TcEvent> => {
           if (e.kind === 'overrun') return of({ type: 'overrun' as const })
           const m = e.message
