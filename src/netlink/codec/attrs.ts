@@ -162,7 +162,7 @@ export function structCodec<S extends StructSpec>(spec: S): Codec<ReturnType<S['
         }
       },
       decodeFrom(buf, start, end, path) {
-        return spec.decode(buf.subarray(0, end), start, path)
+        return spec.decode(buf, start, path, end)
       },
     }
     structCodecs.set(spec, c)

@@ -42,14 +42,13 @@ export function structArray<H extends StructFields, I extends StructFields, cons
       }
     },
     decodeFrom(buf, start, end, path) {
-      const b = buf.subarray(0, end)
-      const head = header.decode(b, start, path) as Record<string, unknown>
+      const head = header.decode(buf, start, path, end) as Record<string, unknown>
       const count = Number(head[countField] ?? 0)
       const items: Array<StructValue<I>> = []
       for (let i = 0, at = start + header.size; i < count; i++, at += item.size) {
         if (at + item.size > end)
           throw new DecodeError(`${countField} says ${count} entries, only ${i} fit`, path, at)
-        items.push(item.decode(b, at, `${path}.${arrayKey}[${i}]`))
+        items.push(item.decode(buf, at, `${path}.${arrayKey}[${i}]`, end))
       }
       head[arrayKey] = items
       return head as StructArrayValue<H, I, K>

@@ -149,7 +149,45 @@ export interface StructSpec<F extends StructFields = StructFields> {
   readonly fields: F
   readonly size: number
   encode(value: Partial<StructValue<F>>, into?: Buffer, at?: number): Buffer
-  decode(buf: Buffer, at?: number, path?: string): StructValue<F>
+  /** Reads the struct at `at`; bytes from `end` (default: the buffer's end) on are not its own. */
+  decode(buf: Buffer, at?: number, path?: string, end?: number): StructValue<F>
+}
+
+const INT_READERS: Record<IntKind, (b: Buffer, o: number) => number> = {
+  u8: (b, o) => b[o] as number,
+  s8: (b, o) => b.readInt8(o),
+  u16: (b, o) => b.readUInt16LE(o),
+  s16: (b, o) => b.readInt16LE(o),
+  be16: (b, o) => b.readUInt16BE(o),
+  u32: (b, o) => b.readUInt32LE(o),
+  s32: (b, o) => b.readInt32LE(o),
+  be32: (b, o) => b.readUInt32BE(o),
+}
+
+type FieldReader = (b: Buffer, o: number, path: string) => unknown
+
+/** One reader per field, chosen once when the struct is declared (decoding runs per message). */
+function fieldReader(key: string, kind: FieldKind): FieldReader | undefined {
+  if (typeof kind === 'string') {
+    if (kind === 'u64') return (b, o) => b.readBigUInt64LE(o)
+    if (kind === 's64') return (b, o) => b.readBigInt64LE(o)
+    return INT_READERS[kind]
+  }
+  if ('pad' in kind) return undefined
+  if ('bytes' in kind) return (b, o) => Uint8Array.prototype.slice.call(b, o, o + kind.bytes)
+  if ('fields' in kind) return (b, o, path) => kind.decode(b, o, `${path}.${key}`, o + kind.size)
+  if ('cstring' in kind)
+    return (b, o) => {
+      const end = b.indexOf(0, o)
+      return b.toString('utf8', o, end < 0 || end > o + kind.cstring ? o + kind.cstring : end)
+    }
+  const read = INT_READERS[kind.array]
+  const w = INT_WIDTH[kind.array]
+  return (b, o) => {
+    const out = new Array<number>(kind.count)
+    for (let i = 0; i < kind.count; i++) out[i] = read(b, o + i * w)
+    return out
+  }
 }
 
 /** Declares a C structure; the declaration drives encode, decode and the value type. */
@@ -169,6 +207,10 @@ export function struct<const F extends StructFields>(
   }
   const total = size
   const minSize = options.minSize ?? total
+  const readers = layout.flatMap(({ key, kind, off }) => {
+    const read = fieldReader(key, kind)
+    return read ? [{ key, off, read }] : []
+  })
   return {
     name,
     fields,
@@ -212,10 +254,15 @@ export function struct<const F extends StructFields>(
       }
       return buf
     },
-    decode(buf, at = 0, path = name) {
-      const have = buf.length - at
+    decode(buf, at = 0, path = name, end = buf.length) {
+      const have = Math.min(end, buf.length) - at
       if (have < minSize) throw new DecodeError(`${name} needs ${minSize} bytes, has ${have}`, path, at)
       const out: Record<string, unknown> = {}
+      if (have >= total) {
+        for (const f of readers) out[f.key] = f.read(buf, at + f.off, path)
+        return out as StructValue<F>
+      }
+      // A shorter (older) version of the struct: fields past the end read as 0 or stay absent.
       for (const { key, kind, off } of layout) {
         const o = at + off
         if (off + fieldSize(kind) > have) {
@@ -233,7 +280,7 @@ export function struct<const F extends StructFields>(
         } else if ('bytes' in kind) {
           out[key] = Uint8Array.prototype.slice.call(buf, o, o + kind.bytes)
         } else if ('fields' in kind) {
-          out[key] = kind.decode(buf.subarray(0, o + kind.size), o, `${path}.${key}`)
+          out[key] = kind.decode(buf, o, `${path}.${key}`, o + kind.size)
         } else if ('cstring' in kind) {
           const end = buf.indexOf(0, o)
           out[key] = buf.toString('utf8', o, end < 0 || end > o + kind.cstring ? o + kind.cstring : end)

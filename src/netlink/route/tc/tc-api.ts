@@ -173,6 +173,17 @@ export function buildFilterRequest(
   const name = `filters.${op}`
   const s = parseInput(filterSpecSchema, spec, name)
   checkFilterCommon(s, name)
+  return encodeFilterRequest(op, s, ifindex, ctx)
+}
+
+/** As buildFilterRequest, for a spec already validated. */
+function encodeFilterRequest(
+  op: Exclude<TcOperation, 'delete'>,
+  s: FilterSpecParsed,
+  ifindex: number,
+  ctx: EncodeContext,
+) {
+  const name = `filters.${op}`
   const protocol = parseProtocol(s.protocol ?? 'all') as number
   let options: unknown
   try {
@@ -511,6 +522,50 @@ export class FilterApi {
   }
 
   /**
+   * Adds many filters at once: every spec is checked before anything is sent, device names and
+   * pinned programs are resolved once, and the requests go out many per datagram with one ack
+   * each (NetlinkSocket.batch). Each filter is atomic on its own; if some fail, a BulkError gives
+   * each one's outcome by position (the others stay installed).
+   */
+  async addAll(specs: FilterSpec[]): Promise<void> {
+    const name = 'filters.addAll'
+    const parsed = parseInput(z.array(filterSpecSchema), specs, name)
+    parsed.forEach((s, i) => {
+      try {
+        checkFilterCommon(s, name)
+        checkFilterSpec(s)
+      } catch (e) {
+        const issue =
+          e instanceof InvalidInputError
+            ? e.issues[0]
+            : e instanceof MatchError
+              ? { path: e.field, message: e.message }
+              : undefined
+        if (!issue) throw e
+        throw new InvalidInputError(name, [{ path: `[${i}].${issue.path}`, message: issue.message }])
+      }
+    })
+    const refs: Refs = { devices: [], programs: [] }
+    const devs = new Map<DeviceRef, DeviceInfo>()
+    for (const s of parsed) {
+      filterRefs(s, refs)
+      const needs = typeof s.dev === 'string' || s.actions?.some((a) => a.kind === 'skbedit')
+      if (needs && !devs.has(s.dev)) devs.set(s.dev, await this.devices.get(s.dev, name))
+    }
+    parsed.forEach((s, i) => {
+      const d = devs.get(s.dev)
+      if (d) checkQueues(name, d, s.actions, `[${i}].actions`)
+    })
+    const results = await withContext(this.devices, refs, name, (ctx) => {
+      const reqs = parsed.map((s) =>
+        encodeFilterRequest('add', s, devs.get(s.dev)?.index ?? (s.dev as number), ctx),
+      )
+      return this.sock.batch(reqs, name)
+    })
+    if (results.some((r) => r !== undefined)) throw new BulkError(name, results)
+  }
+
+  /**
    * Deletes one filter (with pref, protocol, kind and handle), a whole classifier instance (pref
    * only), or every filter of the parent (neither).
    */
@@ -545,7 +600,7 @@ export class FilterApi {
     let names = new Map<number, string>()
     const replies = await withContext(this.devices, refs, name, (ctx, resolved) => {
       names = resolved
-      return this.sock.request(withEcho(buildFilterRequest(op, s, dev.index, ctx)), `${name}(${s.kind})`)
+      return this.sock.request(withEcho(encodeFilterRequest(op, s, dev.index, ctx)), `${name}(${s.kind})`)
     })
     const reply = replies.find((m) => m.type === RTM.NEWTFILTER)
     if (!reply) throw new Error(`${name}: the kernel did not echo the filter`)
@@ -559,6 +614,21 @@ export class FilterApi {
     const all = await this.devices.all()
     all.set(d.index, d.name)
     return (i) => all.get(i) ?? ''
+  }
+}
+
+/** Some operations of a bulk call failed: `results` holds each one's outcome, in order. */
+export class BulkError extends Error {
+  override readonly name = 'BulkError'
+  readonly failed: number
+  constructor(
+    readonly operation: string,
+    /** undefined where the operation succeeded. */
+    readonly results: Array<Error | undefined>,
+  ) {
+    const errors = results.filter((r): r is Error => r !== undefined)
+    super(`${operation}: ${errors.length} of ${results.length} failed; first: ${errors[0]?.message}`)
+    this.failed = errors.length
   }
 }
 
