@@ -531,6 +531,26 @@ describe('filters and actions', () => {
   })
 })
 
+describe('example', () => {
+  test('examples/tc.ts prints the device as JSON, matching the API', async () => {
+    const r = spawnSync('npx', ['tsx', 'examples/tc.ts', '--netns', ns.name, '--dev', 'a0', '--json'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    expect(r.status, r.stderr).toBe(0)
+    const out = JSON.parse(r.stdout) as { qdiscs: Qdisc[]; filters: Filter[] }
+    expect(out.qdiscs.map((q) => q.kind)).toContain('clsact')
+    const ours = await tc.filters.list({ dev: 'a0', parent: 'ingress' })
+    expect(
+      out.filters.filter((f) => f.parent === 'ingress').map((f) => [f.pref, f.handle, f.actions?.length]),
+    ).toEqual(ours.map((f) => [f.pref, f.handle, f.actions?.length]))
+    const text = spawnSync('npx', ['tsx', 'examples/tc.ts', '--netns', ns.name, '--dev', 'a0'], {
+      encoding: 'utf8',
+    })
+    expect(text.stdout).toMatch(/action order 1: mirred egress redirect to a1 stolen/)
+  })
+})
+
 describe('bad input', () => {
   afterEach(() => {
     vi.restoreAllMocks()
