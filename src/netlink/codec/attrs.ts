@@ -250,9 +250,15 @@ function encodeSingle(
       const arr = v as number[]
       const width = INT_WIDTH[d.width]
       const at = w.reserve(arr.length * width)
-      arr.forEach((x, i) => {
-        writeInt(w.buf, at + i * width, d.width, x, `${path}[${i}]`)
-      })
+      let i = 0
+      try {
+        for (; i < arr.length; i++) writeInt(w.buf, at + i * width, d.width, arr[i] as number, path)
+      } catch (e) {
+        // The element's path is built only when it is wrong.
+        if (e instanceof EncodeError)
+          throw new EncodeError(`${arr[i]} does not fit ${d.width}`, `${path}[${i}]`)
+        throw e
+      }
       break
     }
     case 'codec': {

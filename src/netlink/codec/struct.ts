@@ -165,6 +165,52 @@ const INT_READERS: Record<IntKind, (b: Buffer, o: number) => number> = {
 }
 
 type FieldReader = (b: Buffer, o: number, path: string) => unknown
+type FieldWriter = (b: Buffer, o: number, x: unknown) => void
+
+/** One writer per field, chosen once when the struct is declared; `p` names the field in errors. */
+function fieldWriter(p: string, kind: FieldKind): FieldWriter | undefined {
+  if (typeof kind === 'string') {
+    if (kind === 'u64' || kind === 's64') return (b, o, x) => writeBig(b, o, kind, x as bigint, p)
+    return (b, o, x) => writeInt(b, o, kind, x as number, p)
+  }
+  if ('pad' in kind) return undefined
+  if ('bytes' in kind)
+    return (b, o, x) => {
+      const src = x as Uint8Array
+      if (src.length > kind.bytes) throw new EncodeError(`${src.length} bytes exceed ${kind.bytes}`, p)
+      b.set(src, o)
+    }
+  if ('cstring' in kind)
+    return (b, o, x) => {
+      if (Buffer.byteLength(x as string) > kind.cstring - 1)
+        throw new EncodeError(`longer than ${kind.cstring - 1} bytes`, p)
+      const n = b.write(x as string, o, kind.cstring - 1, 'utf8')
+      b[o + n] = 0
+    }
+  if ('fields' in kind)
+    return (b, o, x) => {
+      try {
+        kind.encode(x as Partial<StructValue<StructFields>>, b, o)
+      } catch (e) {
+        if (e instanceof EncodeError)
+          throw new EncodeError(e.message, `${p.slice(0, p.indexOf('.'))}.${e.path}`)
+        throw e
+      }
+    }
+  const w = INT_WIDTH[kind.array]
+  return (b, o, x) => {
+    const arr = x as number[]
+    if (arr.length > kind.count) throw new EncodeError(`${arr.length} entries exceed ${kind.count}`, p)
+    let i = 0
+    try {
+      for (; i < arr.length; i++) writeInt(b, o + i * w, kind.array, arr[i] as number, p)
+    } catch (e) {
+      if (e instanceof EncodeError)
+        throw new EncodeError(`${arr[i]} does not fit ${kind.array}`, `${p}[${i}]`)
+      throw e
+    }
+  }
+}
 
 /** One reader per field, chosen once when the struct is declared (decoding runs per message). */
 function fieldReader(key: string, kind: FieldKind): FieldReader | undefined {
@@ -207,6 +253,10 @@ export function struct<const F extends StructFields>(
   }
   const total = size
   const minSize = options.minSize ?? total
+  const writers = layout.flatMap(({ key, kind, off }) => {
+    const write = fieldWriter(`${name}.${key}`, kind)
+    return write ? [{ key, off, write }] : []
+  })
   const readers = layout.flatMap(({ key, kind, off }) => {
     const read = fieldReader(key, kind)
     return read ? [{ key, off, read }] : []
@@ -217,40 +267,15 @@ export function struct<const F extends StructFields>(
     size: total,
     encode(value, into, at = 0) {
       const buf = into ?? Buffer.alloc(total)
-      if (into) buf.fill(0, at, at + total)
+      if (into) {
+        // Small structs are cleared faster in JS than through Buffer#fill's native call.
+        if (total <= 64) for (let i = at; i < at + total; i++) buf[i] = 0
+        else buf.fill(0, at, at + total)
+      }
       const v = value as Record<string, unknown>
-      for (const { key, kind, off } of layout) {
-        const x = v[key]
-        if (x === undefined || (typeof kind === 'object' && 'pad' in kind)) continue
-        const p = `${name}.${key}`
-        const o = at + off
-        if (typeof kind === 'string') {
-          if (kind === 'u64' || kind === 's64') writeBig(buf, o, kind, x as bigint, p)
-          else writeInt(buf, o, kind, x as number, p)
-        } else if ('bytes' in kind) {
-          const src = x as Uint8Array
-          if (src.length > kind.bytes) throw new EncodeError(`${src.length} bytes exceed ${kind.bytes}`, p)
-          buf.set(src, o)
-        } else if ('cstring' in kind) {
-          const n = buf.write(x as string, o, kind.cstring - 1, 'utf8')
-          if (Buffer.byteLength(x as string) > kind.cstring - 1)
-            throw new EncodeError(`longer than ${kind.cstring - 1} bytes`, p)
-          buf[o + n] = 0
-        } else if ('fields' in kind) {
-          try {
-            kind.encode(x as Partial<StructValue<StructFields>>, buf, o)
-          } catch (e) {
-            if (e instanceof EncodeError) throw new EncodeError(e.message, `${name}.${e.path}`)
-            throw e
-          }
-        } else if ('array' in kind) {
-          const arr = x as number[]
-          if (arr.length > kind.count) throw new EncodeError(`${arr.length} entries exceed ${kind.count}`, p)
-          const w = INT_WIDTH[kind.array]
-          arr.forEach((e, i) => {
-            writeInt(buf, o + i * w, kind.array, e, `${p}[${i}]`)
-          })
-        }
+      for (const f of writers) {
+        const x = v[f.key]
+        if (x !== undefined) f.write(buf, at + f.off, x)
       }
       return buf
     },

@@ -483,7 +483,7 @@ export function encodeFilterOptions(s: FilterSpecParsed, ethType: number, ctx: E
             offoff: 0,
             hoff: s.hashkey?.at ?? 0,
             hmask: s.hashkey?.mask ?? 0,
-            keys: keys.map((k) => ({ mask: k.mask, val: k.val, off: k.off, offmask: k.offmask })),
+            keys,
           }
       }
       const f = clsFlags(s)
