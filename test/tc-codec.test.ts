@@ -134,6 +134,57 @@ describe('decoding what the kernel reports', () => {
     })
   })
 
+  test('fq_codel, pfifo_fast and noqueue as the kernel reports them', () => {
+    const fq = encodeRequest(
+      qdiscMessage,
+      RTM.NEWQDISC,
+      0,
+      { ifindex: 3, handle: 0, parent: 0x10001 },
+      {
+        kind: 'fq_codel',
+        options: {
+          target: 4999,
+          limit: 10240,
+          interval: 99999,
+          ecn: 1,
+          flows: 1024,
+          quantum: 1514,
+          dropBatchSize: 64,
+          memoryLimit: 33554432,
+        },
+      },
+    )
+    expect(decodeQdisc(one(fq.bytes), names)).toMatchObject({
+      handle: '0:',
+      parent: '1:1',
+      options: {
+        kind: 'fq_codel',
+        target: 4999,
+        limit: 10240,
+        interval: 99999,
+        ecn: true,
+        flows: 1024,
+        quantum: 1514,
+      },
+    })
+    const noq = encodeRequest(
+      qdiscMessage,
+      RTM.NEWQDISC,
+      0,
+      { ifindex: 2, parent: 0xffffffff, info: 2 },
+      { kind: 'noqueue' },
+    )
+    expect(decodeQdisc(one(noq.bytes), names)).toEqual({
+      dev: 'v1',
+      index: 2,
+      handle: '0:',
+      parent: 'root',
+      kind: 'noqueue',
+      options: { kind: 'noqueue' },
+      refcnt: 2,
+    })
+  })
+
   test('an unknown action kind inside a filter is kept raw, the known ones are typed', () => {
     const police = Buffer.from('0c0001000000000000000000', 'hex')
     const m = encodeRequest(

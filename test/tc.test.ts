@@ -144,6 +144,33 @@ describe('qdiscs', () => {
     expect(c10?.xstats).toMatchObject({ lends: 0, borrows: 0 })
   })
 
+  test('htb classes: change and replace, read back by tc', async () => {
+    ns.tc('qdisc', 'add', 'dev', 'b1', 'root', 'handle', '9:', 'htb')
+    await tc.classes.add({ dev: 'b1', kind: 'htb', parent: '9:', classid: '9:1', rate: '10mbit' })
+    const changed = await tc.classes.change({
+      dev: 'b1',
+      kind: 'htb',
+      parent: '9:',
+      classid: '9:1',
+      rate: '20mbit',
+      ceil: '40mbit',
+      prio: 3,
+    })
+    expect(changed.options).toMatchObject({ kind: 'htb', rate: 20e6, ceil: 40e6, prio: 3 })
+    let [t] = htbClasses(ns.name, 'b1')
+    expect([tcRate(t?.rate as string), tcRate(t?.ceil as string), t?.prio]).toEqual([20e6, 40e6, '3'])
+    await tc.classes.replace({ dev: 'b1', kind: 'htb', parent: '9:', classid: '9:1', rate: '5mbit' })
+    ;[t] = htbClasses(ns.name, 'b1')
+    expect(tcRate(t?.rate as string)).toBe(5e6)
+    await tc.classes.replace({ dev: 'b1', kind: 'htb', parent: '9:', classid: '9:2', rate: '1mbit' })
+    expect(
+      htbClasses(ns.name, 'b1')
+        .map((c) => c.classid)
+        .sort(),
+    ).toEqual(['9:1', '9:2'])
+    await tc.qdiscs.delete({ dev: 'b1' })
+  })
+
   test('htb classes made by tc decode to what tc prints', async () => {
     ns.tc('qdisc', 'add', 'dev', 'b0', 'root', 'handle', '2:', 'htb', 'default', '20')
     ns.tc(
@@ -412,6 +439,26 @@ describe('filters and actions', () => {
       actions: [{ kind: 'mirred', direction: 'egress', action: 'mirror', dev: 'b0', control: 'pass' }],
     })
     compareFilters(await tc.filters.list({ dev: 'a0', parent: 'ingress' }), filtersByTc('a0', 'ingress'))
+  })
+
+  test('a u32 filter replaced by handle takes the new classid (u32 keeps its selector)', async () => {
+    await tc.qdiscs.add({ dev: 'b0', kind: 'htb', handle: '1:' })
+    const spec = { dev: 'b0', parent: '1:', kind: 'u32', protocol: 'ip', pref: 9 } as const
+    const f = await tc.filters.add({ ...spec, classid: '1:1', match: { ip: { dst: '10.1.1.1' } } })
+    const handle = f.handle as string
+    const r = await tc.filters.replace({
+      ...spec,
+      handle,
+      classid: '1:2',
+      match: { ip: { dst: '10.1.1.1' } },
+    })
+    expect(r).toMatchObject({
+      handle,
+      options: { classid: '1:2', keys: [{ value: 0x0a010101, offset: 16 }] },
+    })
+    const theirs = tcj<TcFilterJson[]>(ns.name, 'filter', 'show', 'dev', 'b0', 'parent', '1:')
+    expect(theirs.find((x) => x.options?.fh === handle)?.options).toMatchObject({ flowid: '1:2' })
+    await tc.qdiscs.delete({ dev: 'b0' })
   })
 
   test('u32 filters made by tc decode to what tc prints, and get/delete by handle', async () => {

@@ -607,6 +607,17 @@ export class FilterApi {
     names.set(dev.index, dev.name)
     const f = decodeFilter(reply, (i) => names.get(i) ?? '')
     if (!f.dev && typeof s.dev === 'string') f.dev = s.dev
+    // Some classifiers (u32) echo the node they replaced rather than its successor: read it back.
+    if (op !== 'add' && f.handle !== undefined)
+      return this.get({
+        dev: dev.index,
+        parent: s.parent,
+        pref: f.pref,
+        protocol: f.protocol,
+        kind: s.kind,
+        handle: f.handle,
+        ...(s.chain === undefined ? {} : { chain: s.chain }),
+      })
     return f
   }
 
