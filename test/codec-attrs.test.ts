@@ -65,12 +65,27 @@ describe('attribute encoding, byte for byte', () => {
   test('repeated attributes, packed arrays and structs', () => {
     expect(hex(sample.encode({ tags: ['a', 'b'] }))).toBe('0600100061000000' + '0600100062000000')
     expect(hex(sample.encode({ table: [1, 2] }))).toBe('0c0011000100000002000000')
-    expect(hex(sample.encode({ pair: { x: 1, y: 2 } }))).toBe('0800128001000002')
+    expect(hex(sample.encode({ pair: { x: 1, y: 2 } }))).toBe('0800120001000002') // a struct is not a nest
   })
 
   test('a sub-message is encoded by the format its selector names', () => {
     const bytes = sample.encode({ kind: 'inner', data: { b: 'x' } })
     expect(hex(bytes)).toBe('0a001300' + '696e6e6572000000' + '0c001480' + '06000200' + '78000000')
+  })
+})
+
+describe('buffer growth', () => {
+  test('values written just as the buffer grows land in the grown buffer', () => {
+    // The writer starts at 256 bytes; each attribute below straddles a growth point somewhere.
+    for (let pad = 200; pad < 280; pad++) {
+      const value = {
+        bin: new Uint8Array(pad).fill(7),
+        u32: 0x12345678,
+        u64: 0x0102030405060708n,
+        be16: 4789,
+      }
+      expect(sample.decode(sample.encode(value))).toEqual({ ...value, bin: Buffer.from(value.bin) })
+    }
   })
 })
 
