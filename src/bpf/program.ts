@@ -220,7 +220,8 @@ export class BpfProgram implements Disposable {
 
   /**
    * Runs the program once (or `repeat` times) on `data` with BPF_PROG_TEST_RUN. For socket
-   * filters the kernel strips the Ethernet header first (skb->data is the network header).
+   * filters the kernel strips the Ethernet header first (skb->data is the network header), and
+   * for IPv4/IPv6 EtherTypes it refuses (EINVAL) data shorter than the whole IP header.
    */
   testRun(data: Buffer, options: { repeat?: number } = {}): TestRunResult {
     const o = parseBpfInput(testRunSchema, { data, ...options }, 'test run')
