@@ -1,7 +1,8 @@
 import { readdirSync, readlinkSync, statSync } from 'node:fs'
 import { firstValueFrom, take, toArray } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { closeFd } from '../src/netlink/sys/index.ts'
+import { exit, loadProgram, mov64Imm, R0 } from '../src/bpf/index.ts'
+import { closeFd, dupFd, eventFd } from '../src/netlink/sys/index.ts'
 import { Tap } from '../src/tuntap/device.ts'
 import { TunIoctl } from '../src/tuntap/ioctls.ts'
 import { PacketSocket } from '../src/tuntap/packet-socket.ts'
@@ -294,5 +295,65 @@ describe('frames', () => {
     ns.ip('link', 'del', 'cl0')
     await expect(waiting).rejects.toMatchObject({ kind: 'device-gone' })
     t.close()
+  })
+
+  it('TUNSETFILTEREBPF drops (0) or trims (n) frames before they are queued', async () => {
+    using t = Tap.create({ name: 'flt0', netns: ns.name })
+    using ps = PacketSocket.open({ ifname: 'flt0', netns: ns.name })
+    ns.ip('link', 'set', 'flt0', 'up')
+    const q = t.queues[0]!
+    using drop = loadProgram({ type: 'socket-filter', insns: [mov64Imm(R0, 0), exit()] })
+    using trim = loadProgram({ type: 'socket-filter', insns: [mov64Imm(R0, 22), exit()] })
+    t.setFilterProgram(drop)
+    ps.send(seqFrame(1))
+    t.setFilterProgram(trim)
+    ps.send(seqFrame(2))
+    const f = await q.read()
+    expect(f.length).toBe(22)
+    expect(seqOf(f)).toBe(2) // frame 1 was dropped; frame 2 trimmed to the header and sequence number
+    t.setFilterProgram(null)
+    ps.send(seqFrame(3))
+    expect((await q.read()).length).toBe(60)
+    expect(q.tryRead()).toBeNull()
+  })
+})
+
+describe('adopting queue fds', () => {
+  it('takes over a queue fd by asking the kernel for its device', async () => {
+    using t = Tap.create({ name: 'ad0', queues: 2, netns: ns.name })
+    const fd = dupFd(t.queues[1]!.fd)
+    using adopted = Tap.fromFds([fd], { netns: ns.name })
+    expect(adopted.name).toBe('ad0')
+    expect(adopted.multiQueue).toBe(true)
+    expect(adopted.info().flags).toEqual(['tap', 'multiQueue', 'noPi'])
+    expect(adopted.ifindex).toBe(t.ifindex)
+    ns.ip('link', 'set', 'ad0', 'up')
+    using ps = PacketSocket.open({ ifname: 'ad0', netns: ns.name })
+    using prog = loadProgram({ type: 'socket-filter', insns: [mov64Imm(R0, 1), exit()] })
+    adopted.setSteeringProgram(prog) // through the adopted fd
+    ps.send(seqFrame(5))
+    expect(seqOf(await adopted.queues[0]!.read())).toBe(5)
+  })
+
+  it('refuses fds that are not attached tun queues', () => {
+    const ev = eventFd()
+    try {
+      expect(reason(() => Tap.fromFds([ev]))).toMatchObject({ kind: 'not-a-tun-fd', fd: ev })
+    } finally {
+      closeFd(ev)
+    }
+    expect(reason(() => Tap.fromFds([])).kind).toBe('invalid-input')
+  })
+
+  it('a detached queue fd can be adopted (the kernel cannot tell) and attached again', () => {
+    using t = Tap.create({ name: 'ad1', queues: 2, netns: ns.name })
+    t.queues[1]!.detach()
+    using adopted = Tap.fromFds([dupFd(t.queues[1]!.fd)])
+    expect(adopted.info().name).toBe('ad1') // TUNGETIFF still answers on a detached queue
+    expect(link('ad1').linkinfo.info_data).toMatchObject({ numqueues: 1, numdisabled: 1 })
+    adopted.queues[0]!.attach()
+    expect(link('ad1').linkinfo.info_data).toMatchObject({ numqueues: 2, numdisabled: 0 })
+    adopted.queues[0]!.attach() // already attached: nothing happens
+    expect(link('ad1').linkinfo.info_data.numqueues).toBe(2)
   })
 })

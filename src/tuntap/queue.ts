@@ -138,17 +138,23 @@ export class TapQueue implements Disposable {
     this.#update()
   }
 
-  /** Re-enables a detached queue (TUNSETQUEUE IFF_ATTACH_QUEUE); it becomes the last queue. */
+  /**
+   * Re-enables a detached queue (TUNSETQUEUE IFF_ATTACH_QUEUE); it becomes the last queue. Also
+   * right for an adopted fd whose sender had detached it (the kernel cannot be asked whether a
+   * queue is detached without changing it): an already attached queue is left as it is.
+   */
   attach(): void {
     const fd = this.fd
-    if (this.#attached) return
     try {
       tunSetQueue(fd, true)
     } catch (e) {
+      // EINVAL: the kernel has it attached already (or it is single-queue, hence attached).
+      if (e instanceof SysError && e.errno === Errno.EINVAL && this.#attached) return
       if (e instanceof SysError && e.errno === Errno.E2BIG)
         throw new TapError({ kind: 'too-many-queues', operation: 'attach queue', name: this.#host.name })
       throw tapFailure('attach queue', e)
     }
+    if (this.#attached) this.#host.queueDetached(this) // it was detached after all: fix the mirror
     this.#attached = true
     this.#host.queueAttached(this)
     this.#update()
