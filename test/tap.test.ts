@@ -273,6 +273,25 @@ describe('frames', () => {
     expect((await three).map((x) => seqOf(x, 10))).toEqual([100, 101, 102])
   })
 
+  it('concurrent reads are served in order; an unsubscribed frames$ leaves frames queued', async () => {
+    using t = Tap.create({ name: 'fr2', netns: ns.name })
+    using ps = PacketSocket.open({ ifname: 'fr2', netns: ns.name })
+    ns.ip('link', 'set', 'fr2', 'up')
+    const q = t.queues[0]!
+    const reads = [q.read(), q.read(), q.read()]
+    for (let i = 0; i < 3; i++) ps.send(seqFrame(200 + i))
+    expect((await Promise.all(reads)).map((f) => seqOf(f))).toEqual([200, 201, 202])
+    const got: number[] = []
+    const sub = q.frames$.subscribe((f) => got.push(seqOf(f)!))
+    ps.send(seqFrame(300))
+    await new Promise((r) => setTimeout(r, 50))
+    sub.unsubscribe()
+    ps.send(seqFrame(301))
+    await new Promise((r) => setTimeout(r, 50))
+    expect(got).toEqual([300])
+    expect(seqOf(q.tryRead()!)).toBe(301)
+  })
+
   it('queue.write injects a frame the host receives', async () => {
     using t = Tap.create({ name: 'wr0', netns: ns.name })
     ns.ip('link', 'set', 'wr0', 'up')

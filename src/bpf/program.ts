@@ -307,7 +307,8 @@ function loadFailure(err: SysError, log: Buffer, first?: SysError): BpfError {
   // ENOSPC: the log did not fit; the kernel keeps its tail (where the reason is) in the buffer.
   const truncated = err.errno === Errno.ENOSPC
   const errno = truncated && first ? first.code : err.code
-  if (text.length > 0 || err.errno === Errno.EACCES || err.errno === Errno.EINVAL)
+  // The verifier says why in its log; an EINVAL with an empty log is about the attributes.
+  if (text.length > 0 || err.errno === Errno.EACCES)
     return new BpfVerifierError({ operation: 'load program', errno, log: text, truncated })
   return bpfFailure('load program', err)
 }
