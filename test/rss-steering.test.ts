@@ -1,3 +1,4 @@
+import type { Subscription } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { inNetns } from '../src/netlink/sys/index.ts'
 import { Tap } from '../src/tuntap/device.ts'
@@ -7,6 +8,7 @@ import {
   encodeRssConfig,
   type RssConfig,
   type RssHashTypeName,
+  type RssLastResult,
   RssSteering,
 } from '../src/tuntap/rss-steering-program.ts'
 import { quietNetns } from './helpers/frames.ts'
@@ -283,64 +285,90 @@ describe('RSS steering on a real 4-queue tap (l2 mode)', () => {
     using rss = RssSteering.create({ record: true }, config(PLAIN))
     tap.setSteeringProgram(rss)
 
-    const seen: number[] = []
-    const rec = tap.attachedQueues.map((q, i) =>
-      q.frames$.subscribe(() => {
-        seen.push(i)
-      }),
-    )
-    try {
-      const sendOne = async (frame: Buffer) => {
-        const before = seen.length
-        ps.send(frame)
-        const deadline = Date.now() + 5000
-        while (seen.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2))
-        expect(seen.length).toBe(before + 1)
-        return { queue: seen[seen.length - 1]!, last: rss.last()! }
-      }
-      for (const v of VECTORS) {
-        const c = config(PLAIN)
-        rss.apply(c)
-        const r = await sendOne(buildFrame(vectorSpec(v)))
-        expect(r.last.hash).toBe(v[5])
-        expect(r.queue).toBe(TABLE[v[5] & 127])
-        const c2 = config(IP_ONLY)
-        rss.apply(c2)
-        const r2 = await sendOne(buildFrame(vectorSpec(v)))
-        expect(r2.last.hash).toBe(v[4])
-        expect(r2.queue).toBe(TABLE[v[4] & 127])
-      }
-
-      // 400 random frames with all types on: every one lands where the reference says
-      const rand = prng(42)
-      const c = config(ALL, { defaultQueue: 3 })
+    using probe = new LandingProbe(tap, ps, rss)
+    const sendOne = (frame: Buffer) => probe.send(frame)
+    for (const v of VECTORS) {
+      const c = config(PLAIN)
       rss.apply(c)
-      const counts = [0, 0, 0, 0]
-      for (let i = 0; i < 400; i++) {
-        const frame = buildFrame(randomSpec(rand))
-        const e = expectedRss(frame, c.hashTypes, c.key)
-        const r = await sendOne(frame)
-        expect({ i, queue: r.queue, hash: r.last.hash }).toEqual({ i, queue: queueFor(c, e), hash: e.hash })
-        counts[r.queue]!++
-      }
-      expect(counts.every((n) => n > 40)).toBe(true) // spread over all four queues
+      const r = await sendOne(buildFrame(vectorSpec(v)))
+      expect(r.last.hash).toBe(v[5])
+      expect(r.queue).toBe(TABLE[v[5] & 127])
+      const c2 = config(IP_ONLY)
+      rss.apply(c2)
+      const r2 = await sendOne(buildFrame(vectorSpec(v)))
+      expect(r2.last.hash).toBe(v[4])
+      expect(r2.queue).toBe(TABLE[v[4] & 127])
+    }
 
-      // a live change: everything to queue 2 through the table, without reattaching
-      rss.apply(config(ALL, { table: [2] }))
-      for (const v of VECTORS) expect((await sendOne(buildFrame(vectorSpec(v)))).queue).toBe(2)
-      // non-IP frames go to the default queue
-      rss.apply(config(ALL, { defaultQueue: 3 }))
-      const arp = Buffer.concat([Buffer.from('ffffffffffff0200000000010806', 'hex'), Buffer.alloc(46)])
-      expect((await sendOne(arp)).queue).toBe(3)
-      expect(rss.last()).toMatchObject({ report: 'none', queue: 3 })
-      // so do IP frames cut inside their header
-      const cut = buildFrame({ ip: { v: 4, src: '1.2.3.4', dst: '5.6.7.8', proto: 6 }, truncate: 14 + 10 })
-      expect((await sendOne(cut)).queue).toBe(3)
-      const cut6 = buildFrame({ ip: { v: 6, src: '::1', dst: '::2', proto: 6 }, truncate: 14 + 30 })
-      expect((await sendOne(cut6)).queue).toBe(3)
-      expect(rss.last()).toMatchObject({ report: 'none', hash: 0 })
-    } finally {
-      for (const s of rec) s.unsubscribe()
+    // 400 random frames with all types on: every one lands where the reference says
+    const rand = prng(42)
+    const c = config(ALL, { defaultQueue: 3 })
+    rss.apply(c)
+    const counts = [0, 0, 0, 0]
+    for (let i = 0; i < 400; i++) {
+      const frame = buildFrame(randomSpec(rand))
+      const e = expectedRss(frame, c.hashTypes, c.key)
+      const r = await sendOne(frame)
+      expect({ i, queue: r.queue, hash: r.last.hash }).toEqual({ i, queue: queueFor(c, e), hash: e.hash })
+      counts[r.queue]!++
+    }
+    expect(counts.every((n) => n > 40)).toBe(true) // spread over all four queues
+
+    // a live change: everything to queue 2 through the table, without reattaching
+    rss.apply(config(ALL, { table: [2] }))
+    for (const v of VECTORS) expect((await sendOne(buildFrame(vectorSpec(v)))).queue).toBe(2)
+    // non-IP frames go to the default queue
+    rss.apply(config(ALL, { defaultQueue: 3 }))
+    const arp = Buffer.concat([Buffer.from('ffffffffffff0200000000010806', 'hex'), Buffer.alloc(46)])
+    expect((await sendOne(arp)).queue).toBe(3)
+    expect(rss.last()).toMatchObject({ report: 'none', queue: 3 })
+    // so do IP frames cut inside their header
+    const cut = buildFrame({ ip: { v: 4, src: '1.2.3.4', dst: '5.6.7.8', proto: 6 }, truncate: 14 + 10 })
+    expect((await sendOne(cut)).queue).toBe(3)
+    const cut6 = buildFrame({ ip: { v: 6, src: '::1', dst: '::2', proto: 6 }, truncate: 14 + 30 })
+    expect((await sendOne(cut6)).queue).toBe(3)
+    expect(rss.last()).toMatchObject({ report: 'none', hash: 0 })
+  })
+
+  it('works on a tun device too (l3 mode, raw IP packets with skb->protocol 0)', async () => {
+    using tun = Tap.create({ name: 'rsstun0', mode: 'tun', queues: 4, netns: ns.name })
+    using ps = PacketSocket.open({ ifname: 'rsstun0', netns: ns.name })
+    ns.ip('link', 'set', 'rsstun0', 'up')
+    using rss = RssSteering.create({ layer: 'l3', record: true }, config(PLAIN))
+    tun.setSteeringProgram(rss)
+    using probe = new LandingProbe(tun, ps, rss)
+    for (const v of VECTORS) {
+      const packet = buildFrame(vectorSpec(v)).subarray(14) // no Ethernet header on a tun
+      const r = await probe.send(packet)
+      expect(r.frame.equals(packet)).toBe(true)
+      expect(r.last.hash).toBe(v[5])
+      expect(r.queue).toBe(TABLE[v[5] & 127])
     }
   })
 })
+
+/** Watches every queue of a device; `send` returns the queue a frame landed on and the program's record. */
+class LandingProbe implements Disposable {
+  readonly #seen: Array<{ queue: number; frame: Buffer }> = []
+  readonly #subs: Subscription[]
+  constructor(
+    tap: Tap,
+    private readonly ps: PacketSocket,
+    private readonly rss: RssSteering,
+  ) {
+    this.#subs = tap.attachedQueues.map((q, queue) =>
+      q.frames$.subscribe((frame) => this.#seen.push({ queue, frame })),
+    )
+  }
+  async send(frame: Buffer): Promise<{ queue: number; frame: Buffer; last: RssLastResult }> {
+    const before = this.#seen.length
+    this.ps.send(frame)
+    const deadline = Date.now() + 5000
+    while (this.#seen.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2))
+    expect(this.#seen.length).toBe(before + 1)
+    return { ...this.#seen[before]!, last: this.rss.last()! }
+  }
+  [Symbol.dispose](): void {
+    for (const s of this.#subs) s.unsubscribe()
+  }
+}

@@ -19,7 +19,8 @@
  * - Packet access: bpf_skb_load_bytes (helper 26), so non-linear skbs work. In 'l2' mode (taps)
  *   the frame starts with the Ethernet header at skb->data; in 'l3' mode (tun devices, and
  *   BPF_PROG_TEST_RUN of socket filters) skb->data is the network header and the EtherType is
- *   taken from skb->protocol.
+ *   taken from skb->protocol, or, when that is 0 (a raw packet socket on a tun device), from the
+ *   IP version nibble.
  * - VLAN: up to two tags (802.1Q 0x8100, 802.1ad 0x88a8, and the old QinQ 0x9100) are skipped;
  *   the EtherType after them decides. Tags carried out of band (skb->vlan_tci) are not in the
  *   data and so need no skipping.
@@ -300,7 +301,24 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
           mov64Imm(R2, 14),
           stxDW(R10, S.off, R2),
         ]
-      : [ldxW(R9, R6, SkBuff.protocol), be(R9, 16), mov64Imm(R2, 0), stxDW(R10, S.off, R2)],
+      : [
+          ldxW(R9, R6, SkBuff.protocol),
+          be(R9, 16),
+          mov64Imm(R2, 0),
+          stxDW(R10, S.off, R2),
+          // skb->protocol 0 (a raw packet socket on a tun): the IP version nibble decides
+          jneImm(R9, 0, 'l3_known'),
+          mov64Imm(R2, 0),
+          loadReg(S.tmp, 1, 'no_hash'),
+          ldxB(R2, R10, S.tmp),
+          rsh64Imm(R2, 4),
+          mov64Imm(R9, 0x0800),
+          jeqImm(R2, 4, 'l3_known'),
+          mov64Imm(R9, 0x86dd),
+          jeqImm(R2, 6, 'l3_known'),
+          ja('no_hash'),
+          label('l3_known'),
+        ],
     vlan(1),
     vlan(2),
     label('l3'),
