@@ -6,10 +6,12 @@ import { Tap } from '../src/tuntap/device.ts'
 import { FdPassError, receiveFds, sendFds, tryReceiveFds } from '../src/tuntap/fd-passing.ts'
 import { PacketSocket } from '../src/tuntap/packet-socket.ts'
 import type { TapQueue } from '../src/tuntap/queue.ts'
+import { RssSteering } from '../src/tuntap/rss-steering-program.ts'
 import { loadConstantSteering, SelectorSteering } from '../src/tuntap/steering-program.ts'
 import { runChild } from './helpers/child.ts'
 import { QueueRecorder, quietNetns, seqFrame, seqOf } from './helpers/frames.ts'
 import { TestNetns } from './helpers/netns.ts'
+import { buildFrame, STANDARD_KEY } from './helpers/packets.ts'
 
 const target = (fd: number) => readlinkSync(`/proc/self/fd/${fd}`)
 
@@ -154,5 +156,42 @@ describe('SCM_RIGHTS between processes', () => {
     } finally {
       run.close()
     }
+  })
+
+  it('an unprivileged child holding only the RSS config map fd reconfigures RSS live', async () => {
+    using tap = Tap.create({ name: 'fdp2', queues: 4, netns: ns.name })
+    using ps = PacketSocket.open({ ifname: 'fdp2', netns: ns.name })
+    ns.ip('link', 'set', 'fdp2', 'up')
+    using rss = RssSteering.create(
+      {},
+      { hashTypes: ['ipv4', 'tcpv4'], key: STANDARD_KEY, table: [0, 1, 2, 3], defaultQueue: 0 },
+    )
+    tap.setSteeringProgram(rss)
+    const run = runChild<{ capacity: number; hashTypes: string[]; table: number[] }>('rss', {
+      unprivileged: true,
+    })
+    try {
+      sendFds(run.socket, [rss.config.fd], Buffer.from(JSON.stringify([2, 2, 3, 3])))
+      expect((await receiveFds(run.socket)).data.toString()).toBe('applied')
+      const out = await run.result
+      expect(out.identity).toMatchObject({ uid: 65534, capEff: '0000000000000000' })
+      expect(out.result).toEqual({ capacity: 128, hashTypes: ['ipv4', 'tcpv4'], table: [2, 2, 3, 3] })
+    } finally {
+      run.close()
+    }
+    expect(rss.read().table).toEqual([2, 2, 3, 3])
+    const rec = new QueueRecorder(tap, (f) => f.readUInt16BE(14 + 20))
+    for (let i = 0; i < 64; i++) {
+      ps.send(
+        buildFrame({
+          ip: { v: 4, src: '10.0.0.1', dst: '10.0.0.2', proto: 6 },
+          ports: { src: 1000 + i, dst: 80 },
+        }),
+      )
+    }
+    expect(await rec.waitFor(64)).toBe(64)
+    rec.stop()
+    const used = new Set(rec.seen.values())
+    expect(used).toEqual(new Set([2, 3]))
   })
 })

@@ -98,6 +98,20 @@ describe('config encoding', () => {
   })
 })
 
+describe('RSS program loading', () => {
+  it('loads for table capacities 1 to 32768 in both layers, and checks its options', () => {
+    for (const tableCapacity of [1, 2, 128, 32768])
+      for (const layer of ['l2', 'l3'] as const) {
+        using rss = RssSteering.create({ tableCapacity, layer })
+        expect(rss.config.valueSize).toBe(64 + 2 * tableCapacity)
+      }
+    expect(() => RssSteering.create({ tableCapacity: 100 })).toThrow(
+      expect.objectContaining({ kind: 'invalid-input' }),
+    )
+    expect(() => RssSteering.create({}, config(ALL, { table: [0, 1, 2] }))).toThrow(/power of two/)
+  })
+})
+
 describe('RSS program under BPF_PROG_TEST_RUN (l3 mode)', () => {
   let ns: TestNetns
   let rss: RssSteering

@@ -29,6 +29,7 @@ export {
   encodeRssConfig,
   RSS_KEY_SIZE,
   type RssConfig,
+  RssConfigMap,
   RssHashReport,
   type RssHashReportName,
   RssHashType,

@@ -97,7 +97,7 @@ import {
   stxW,
   xor64Reg,
 } from '../bpf/index.ts'
-import { parseTapInput } from './tap-errors.ts'
+import { parseTapInput, TapError } from './tap-errors.ts'
 
 /** VIRTIO_NET_RSS_HASH_TYPE_* bit numbers. */
 export const RssHashType = {
@@ -615,6 +615,49 @@ export function decodeRssConfig(b: Buffer): RssConfig {
     key: Buffer.from(b.subarray(KEY_OFF, KEY_OFF + RSS_KEY_SIZE)),
     table: Array.from({ length: n }, (_, i) => b.readUInt16LE(TABLE_OFF + i * 2)),
     defaultQueue: b.readUInt16LE(6),
+  }
+}
+
+/**
+ * The RSS configuration map on its own: what a process that was handed only the map's fd (no
+ * privileges needed) uses to reconfigure RSS live. Owns the map fd.
+ */
+export class RssConfigMap implements Disposable {
+  readonly tableCapacity: number
+  constructor(readonly map: BpfMap) {
+    this.tableCapacity = (map.valueSize - TABLE_OFF) / 2
+  }
+
+  /** Takes ownership of a config map fd (checks that it looks like one). */
+  static fromFd(fd: number): RssConfigMap {
+    const map = BpfMap.fromFd(fd)
+    const cap = (map.valueSize - TABLE_OFF) / 2
+    if (map.keySize !== 4 || !Number.isInteger(cap) || cap < 1 || (cap & (cap - 1)) !== 0) {
+      throw new TapError({
+        kind: 'invalid-input',
+        operation: 'rss config map',
+        issues: [
+          { path: 'fd', message: `not an RSS config map (key ${map.keySize}, value ${map.valueSize})` },
+        ],
+      })
+    }
+    return new RssConfigMap(map)
+  }
+
+  apply(config: RssConfig): void {
+    this.map.update(BpfMap.u32(0), encodeRssConfig(config, this.tableCapacity))
+  }
+
+  read(): RssConfig {
+    return decodeRssConfig(this.map.lookup(BpfMap.u32(0)) as Buffer)
+  }
+
+  close(): void {
+    this.map.close()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
   }
 }
 
