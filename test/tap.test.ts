@@ -362,6 +362,10 @@ describe('adopting queue fds', () => {
       closeFd(ev)
     }
     expect(reason(() => Tap.fromFds([])).kind).toBe('invalid-input')
+    using a = Tap.create({ name: 'mix0', netns: ns.name })
+    using b = Tap.create({ name: 'mix1', netns: ns.name })
+    const r = reason(() => Tap.fromFds([a.queues[0]!.fd, b.queues[0]!.fd]))
+    expect(r.kind === 'invalid-input' && r.issues[0]?.message).toMatch(/different devices/)
   })
 
   it('a detached queue fd can be adopted (the kernel cannot tell) and attached again', () => {

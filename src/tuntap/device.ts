@@ -239,27 +239,32 @@ export class Tap implements Disposable {
       { fds, ...options },
       'adopt tap fds',
     )
-    let tap: Tap | undefined
-    for (const fd of o.fds) {
-      let iff: { name: string; flags: number }
+    // Check every fd before touching any: on failure the caller still owns them unchanged.
+    const iffs = o.fds.map((fd) => {
       try {
-        iff = tunGetIff(fd)
+        return tunGetIff(fd)
       } catch (e) {
         if (e instanceof SysError && NOT_TUN_ERRNOS.has(e.errno))
           throw new TapError({ kind: 'not-a-tun-fd', operation: 'adopt tap fds', fd })
         throw tapFailure('adopt tap fds', e)
       }
-      if (tap && iff.name !== tap.name)
-        throw new TapError({
-          kind: 'invalid-input',
-          operation: 'adopt tap fds',
-          issues: [{ path: 'fds', message: `fds belong to different devices (${tap.name}, ${iff.name})` }],
-        })
-      setNonBlocking(fd)
-      tap ??= new Tap(iff.name, iff.flags & ~IffFlag.persist, o.netns)
-      tap.#adopt(fd)
+    })
+    const first = iffs[0] as { name: string; flags: number }
+    const other = iffs.find((i) => i.name !== first.name)
+    if (other)
+      throw new TapError({
+        kind: 'invalid-input',
+        operation: 'adopt tap fds',
+        issues: [{ path: 'fds', message: `fds belong to different devices (${first.name}, ${other.name})` }],
+      })
+    try {
+      for (const fd of o.fds) setNonBlocking(fd)
+    } catch (e) {
+      throw tapFailure('adopt tap fds', e)
     }
-    return tap as Tap
+    const tap = new Tap(first.name, first.flags & ~IffFlag.persist, o.netns)
+    for (const fd of o.fds) tap.#adopt(fd)
+    return tap
   }
 
   /** IFF_* flags this kernel accepts in TUNSETIFF (TUNGETFEATURES). */
