@@ -126,6 +126,14 @@ describe('Tap', () => {
     )
     expect(reason(() => Tap.open({ name: 'tap%d', netns: ns.name })).kind).toBe('invalid-input')
     expect(openFds()).toBe(fds)
+    using t = Tap.create({ name: 'val0', netns: ns.name })
+    expect(reason(() => t.setSteeringProgram({ fd: -1 })).kind).toBe('invalid-input')
+    expect(reason(() => t.setCarrier('yes' as unknown as boolean)).kind).toBe('invalid-input')
+    expect(reason(() => t.queues[0]!.write(Buffer.alloc(0))).kind).toBe('invalid-input')
+    using ps = PacketSocket.open({ ifname: 'val0', netns: ns.name })
+    expect(reason(() => ps.send(Buffer.alloc(10))).kind).toBe('invalid-input')
+    expect(reason(() => PacketSocket.open({ ifname: 'nosuch', netns: ns.name })).kind).toBe('not-found')
+    expect(reason(() => PacketSocket.open({ netns: ns.name })).kind).toBe('invalid-input')
   })
 
   it('refuses a taken name, a second queue on a single-queue device and flag mismatches', () => {

@@ -146,6 +146,12 @@ const sndbufSchema = z
   .min(1)
   .max(2 ** 31 - 1)
 
+/** A program's fd, or -1 (detach) for null. */
+const programFd = z
+  .object({ fd: z.number().int().min(0) })
+  .nullable()
+  .transform((p) => (p === null ? -1 : p.fd))
+
 /** Anything with a program fd (a BpfProgram). */
 export interface ProgramRef {
   readonly fd: number
@@ -349,7 +355,8 @@ export class Tap implements Disposable {
   }
 
   set vnetLittleEndian(on: boolean) {
-    this.#ioctl('set vnet le', (fd) => tunSetVnetLe(fd, on))
+    const v = parseTapInput(z.boolean(), on, 'set vnet le')
+    this.#ioctl('set vnet le', (fd) => tunSetVnetLe(fd, v))
   }
 
   /** TUNGETVNETBE (cross-endian legacy virtio); 'unsupported' on kernels built without it. */
@@ -358,7 +365,8 @@ export class Tap implements Disposable {
   }
 
   set vnetBigEndian(on: boolean) {
-    this.#ioctl('set vnet be', (fd) => tunSetVnetBe(fd, on), true)
+    const v = parseTapInput(z.boolean(), on, 'set vnet be')
+    this.#ioctl('set vnet be', (fd) => tunSetVnetBe(fd, v), true)
   }
 
   /** TUNSETOFFLOAD: what the reader accepts (checksum offload, TSO, USO...). */
@@ -380,7 +388,8 @@ export class Tap implements Disposable {
 
   /** TUNSETCARRIER: the link's carrier as the host sees it. */
   setCarrier(on: boolean): void {
-    this.#ioctl('set carrier', (fd) => tunSetCarrier(fd, on))
+    const v = parseTapInput(z.boolean(), on, 'set carrier')
+    this.#ioctl('set carrier', (fd) => tunSetCarrier(fd, v))
   }
 
   /**
@@ -389,13 +398,13 @@ export class Tap implements Disposable {
    * reference: the caller may close its BpfProgram afterwards.
    */
   setSteeringProgram(program: ProgramRef | null): void {
-    const fd = program === null ? -1 : program.fd
+    const fd = parseTapInput(programFd, program, 'set steering program')
     this.#ioctl('set steering program', (q) => tunSetSteeringEbpf(q, fd))
   }
 
   /** TUNSETFILTEREBPF: a socket filter that drops (returns 0) or trims frames; null detaches. */
   setFilterProgram(program: ProgramRef | null): void {
-    const fd = program === null ? -1 : program.fd
+    const fd = parseTapInput(programFd, program, 'set filter program')
     this.#ioctl('set filter program', (q) => tunSetFilterEbpf(q, fd))
   }
 

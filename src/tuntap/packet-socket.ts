@@ -36,6 +36,10 @@ const schema = z
     'give exactly one of ifindex, ifname',
   )
 
+const frameSchema = z
+  .instanceof(Buffer)
+  .refine((b) => b.length >= 14 && b.length <= 65535, 'an Ethernet frame (or IP packet) of 14..65535 bytes')
+
 export interface PacketSocketOptions {
   ifindex?: number
   ifname?: string
@@ -103,6 +107,7 @@ export class PacketSocket implements Disposable {
 
   /** Sends one Ethernet frame; false when the socket would block (retry later). */
   send(frame: Buffer): boolean {
+    parseTapInput(frameSchema, frame, 'packet send')
     const fd = this.fd
     try {
       return sendTo(fd, frame) !== null

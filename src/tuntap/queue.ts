@@ -1,7 +1,8 @@
 import { Observable, type Subscriber } from 'rxjs'
+import { z } from 'zod'
 import { closeFd, Errno, poller, readFd, SysError, writeFd } from '../netlink/sys/index.ts'
 import { tunSetQueue } from './ioctls.ts'
-import { TapError, tapFailure } from './tap-errors.ts'
+import { parseTapInput, TapError, tapFailure } from './tap-errors.ts'
 
 /** What a queue needs from the device that owns it (kept abstract to avoid an import cycle). */
 export interface QueueHost {
@@ -18,6 +19,10 @@ interface PendingRead {
   resolve: (frame: Buffer) => void
   reject: (err: Error) => void
 }
+
+const frameSchema = z
+  .instanceof(Buffer)
+  .refine((b) => b.length > 0 && b.length <= 65535 + 4096, 'a frame of 1..69631 bytes')
 
 /** Largest frame read: 64 KiB of packet (GSO) plus a virtio-net header and some room. */
 const READ_BUFFER = 65536 + 4096
@@ -113,6 +118,7 @@ export class TapQueue implements Disposable {
    * the kernel asked to retry (EAGAIN).
    */
   write(frame: Buffer): boolean {
+    parseTapInput(frameSchema, frame, 'write')
     const fd = this.fd
     if (!this.#attached) throw new TapError({ kind: 'queue-detached', operation: 'write' })
     try {
