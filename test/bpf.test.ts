@@ -25,8 +25,10 @@ import {
   ldxB,
   ldxW,
   loadProgram,
+  lsh64Imm,
   mov64Imm,
   mov64Reg,
+  or64Reg,
   R0,
   R1,
   R2,
@@ -118,6 +120,31 @@ describe('programs and maps in the kernel', () => {
     expect(info.tag).toMatch(/^[0-9a-f]{16}$/)
     expect(info.id).toBeGreaterThan(0)
     expect(info.xlatedLength).toBe(16)
+  })
+
+  it('loads tc programs too; under test run a sched_cls program sees the frame from its L2 header', () => {
+    // return the EtherType read at offset 12 (socket filters would see the IP header there)
+    const insns = [
+      mov64Reg(R6, R1),
+      mov64Reg(R1, R6),
+      mov64Imm(R2, 12),
+      mov64Reg(3, R10),
+      add64Imm(3, -8),
+      mov64Imm(4, 2),
+      call(BpfHelper.skbLoadBytes),
+      ldxB(R0, R10, -8),
+      ldxB(R1, R10, -7),
+      lsh64Imm(R0, 8),
+      or64Reg(R0, R1),
+      exit(),
+    ]
+    using cls = loadProgram({ type: 'sched-cls', insns })
+    using act = loadProgram({ type: 'sched-act', insns })
+    using sock = loadProgram({ type: 'socket-filter', insns })
+    expect(run(cls)).toBe(0x0800)
+    expect(run(act)).toBe(0x0800)
+    expect(run(sock)).toBe(0x4545) // IP header bytes: skb->data is the network header here
+    expect(cls.info().type).toBe('sched-cls')
   })
 
   it('runs a bounded loop with backward jumps (kernel ≥ 5.3)', () => {
