@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { quietNetns } from './helpers/frames.ts'
 import { TestNetns } from './helpers/netns.ts'
+import { quietNetns } from './helpers/tap-frames.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 

@@ -9,9 +9,9 @@ import type { TapQueue } from '../src/tuntap/queue.ts'
 import { RssSteering } from '../src/tuntap/rss-steering-program.ts'
 import { loadConstantSteering, SelectorSteering } from '../src/tuntap/steering-program.ts'
 import { runChild } from './helpers/child.ts'
-import { QueueRecorder, quietNetns, seqFrame, seqOf } from './helpers/frames.ts'
 import { TestNetns } from './helpers/netns.ts'
-import { buildFrame, STANDARD_KEY } from './helpers/packets.ts'
+import { buildFrame, STANDARD_KEY } from './helpers/rss-packets.ts'
+import { QueueRecorder, quietNetns, seqFrame, seqOf } from './helpers/tap-frames.ts'
 
 const target = (fd: number) => readlinkSync(`/proc/self/fd/${fd}`)
 

@@ -11,7 +11,6 @@ import {
   type RssLastResult,
   RssSteering,
 } from '../src/tuntap/rss-steering-program.ts'
-import { quietNetns } from './helpers/frames.ts'
 import { TestNetns } from './helpers/netns.ts'
 import {
   buildFrame,
@@ -22,7 +21,8 @@ import {
   randomSpec,
   STANDARD_KEY,
   toeplitz,
-} from './helpers/packets.ts'
+} from './helpers/rss-packets.ts'
+import { quietNetns } from './helpers/tap-frames.ts'
 
 const ALL: RssHashTypeName[] = [
   'ipv4',

@@ -3,8 +3,8 @@ import { Tap } from '../src/tuntap/device.ts'
 import { PacketSocket } from '../src/tuntap/packet-socket.ts'
 import type { TapQueue } from '../src/tuntap/queue.ts'
 import { loadConstantSteering, SelectorSteering } from '../src/tuntap/steering-program.ts'
-import { QueueRecorder, quietNetns, seqFrame, seqOf } from './helpers/frames.ts'
 import { TestNetns } from './helpers/netns.ts'
+import { QueueRecorder, quietNetns, seqFrame, seqOf } from './helpers/tap-frames.ts'
 
 let ns: TestNetns
 beforeAll(() => {

@@ -7,8 +7,8 @@ import { Tap } from '../src/tuntap/device.ts'
 import { TunIoctl } from '../src/tuntap/ioctls.ts'
 import { PacketSocket } from '../src/tuntap/packet-socket.ts'
 import { TapError } from '../src/tuntap/tap-errors.ts'
-import { QueueRecorder, quietNetns, seqFrame, seqOf } from './helpers/frames.ts'
 import { TestNetns } from './helpers/netns.ts'
+import { QueueRecorder, quietNetns, seqFrame, seqOf } from './helpers/tap-frames.ts'
 
 interface TunLink {
   ifname: string
