@@ -295,12 +295,24 @@ export class Tap implements Disposable {
     return [...this.#order]
   }
 
-  /** The device's ifindex in its namespace. */
+  /**
+   * The device's ifindex in its namespace. Looked up by name inside the device's own namespace
+   * (TUNGETDEVNETNS) when the caller may open it, else in `netns` (or the caller's): the same
+   * name in another namespace is another device.
+   */
   get ifindex(): number {
+    let nsFd: number | undefined
     try {
-      return inNetns(this.netns, () => ifNameToIndex(this.name))
+      nsFd = tunGetDevNetns(this.#controlFd('ifindex'))
+    } catch {
+      nsFd = undefined // no CAP_NET_ADMIN over the device's namespace: trust `netns`
+    }
+    try {
+      return inNetns(nsFd === undefined ? this.netns : { fd: nsFd }, () => ifNameToIndex(this.name))
     } catch (e) {
       throw tapFailure('ifindex', e)
+    } finally {
+      if (nsFd !== undefined) closeFd(nsFd)
     }
   }
 
