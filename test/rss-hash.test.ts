@@ -14,6 +14,7 @@ import {
   ETH_P_IPV4,
   type FrameSpec,
   hashInput,
+  type Ipv4Spec,
   type Ipv6Extension,
   type TransportSpec,
 } from './helpers/frames.ts'
@@ -52,9 +53,12 @@ const CARE_OF_DST = '2001:db8:bbbb::2'
 const tcp = (p: { srcPort: number; dstPort: number }): TransportSpec => ({ proto: 'tcp', ...p })
 const udp = (p: { srcPort: number; dstPort: number }): TransportSpec => ({ proto: 'udp', ...p })
 
-function v4(l4: TransportSpec, more: Partial<FrameSpec> & { ip?: Partial<FrameSpec['ip']> } = {}): Buffer {
+function v4(
+  l4: TransportSpec,
+  more: Omit<Partial<FrameSpec>, 'ip'> & { ip?: Partial<Ipv4Spec> } = {},
+): Buffer {
   const { ip, ...rest } = more
-  return buildFrame({ ip: { version: 4, src: V4.src, dst: V4.dst, ...ip } as FrameSpec['ip'], l4, ...rest })
+  return buildFrame({ ip: { version: 4, src: V4.src, dst: V4.dst, ...ip }, l4, ...rest })
 }
 
 function v6(l4: TransportSpec, extensions: Ipv6Extension[] = [], more: Partial<FrameSpec> = {}): Buffer {
