@@ -64,10 +64,10 @@ describe('struct tun_vnet_rss + table + key', () => {
       defaultQueue: 5,
     })
     expect(hex(encodeTunVnetRss(c, { byteOrder: 'little' }))).toBe(
-      'ff010000' + '0700' + '0500' + '0300020001000000' + '0300020001000000' + KEY_0_TO_39,
+      ['ff010000', '0700', '0500', '0300020001000000', '0300020001000000', KEY_0_TO_39].join(''),
     )
     expect(hex(encodeTunVnetRss(c, { byteOrder: 'big' }))).toBe(
-      '000001ff' + '0007' + '0005' + '0003000200010000' + '0003000200010000' + KEY_0_TO_39,
+      ['000001ff', '0007', '0005', '0003000200010000', '0003000200010000', KEY_0_TO_39].join(''),
     )
   })
 
@@ -79,7 +79,7 @@ describe('struct tun_vnet_rss + table + key', () => {
       key: KEY_0_TO_39,
     })
     expect(hex(encodeTunVnetRss(c, { byteOrder: 'little' }))).toBe(
-      '30000000' + '0000' + '0201' + '3412' + KEY_0_TO_39,
+      ['30000000', '0000', '0201', '3412', KEY_0_TO_39].join(''),
     )
   })
 
