@@ -111,6 +111,16 @@ describe('toeplitz: API details', () => {
     expect(cachedToeplitzTable(key)).not.toBe(before)
   })
 
+  it('also for unaligned keys (checked byte by byte)', () => {
+    const rng = new Prng(8)
+    const backing = rng.bytes(41)
+    const key = backing.subarray(1)
+    const input = rng.bytes(36)
+    expect(toeplitz(key, input)).toBe(toeplitzReference(key, input))
+    backing[40] = backing[40]! ^ 1
+    expect(toeplitz(key, input)).toBe(toeplitzReference(key, input))
+  })
+
   it('a hasher snapshots its key', () => {
     const rng = new Prng(6)
     const key = rng.bytes(40)
