@@ -313,6 +313,55 @@ describe('IPv6 with extension headers', () => {
   })
 })
 
+describe("QEMU's selection order (rules: 'qemu')", () => {
+  const qemu = { rules: 'qemu' } as const
+  const hao: Ipv6Extension = { type: 'destination', homeAddress: HOME }
+
+  it('_EX types apply without extension headers (same value, _EX report)', () => {
+    expect(rssHash(v6(tcp(V6)), config(['tcpv6_ex']), qemu)).toEqual({ hash: V6.l4, reportType: 'tcpv6_ex' })
+    expect(rssHash(v6(tcp(V6)), ALL, qemu)).toEqual({ hash: V6.l4, reportType: 'tcpv6_ex' })
+    expect(rssHash(v6({ proto: 'icmp' }), ALL, qemu)).toEqual({ hash: V6.ip, reportType: 'ipv6_ex' })
+  })
+
+  it('L4 before addresses: TCPv6 beats IP_EX', () => {
+    const f = v6(tcp(V6), [hao])
+    expect(rssHash(f, config(['ipv6_ex', 'tcpv6']), qemu)).toEqual({ hash: V6.l4, reportType: 'tcpv6' })
+    expect(rssHash(f, config(['ipv6_ex', 'tcpv6']))).toEqual({
+      hash: ref(HOME, V6.dst),
+      reportType: 'ipv6_ex',
+    })
+  })
+
+  it('IPv4 is the same under both rules', () => {
+    for (const f of [v4(tcp(V4)), v4(udp(V4)), v4({ proto: 'icmp' })]) {
+      for (const types of [['ipv4'], ['tcpv4', 'udpv4'], [...HASH_TYPES]] as HashType[][]) {
+        expect(rssHash(f, config(types), qemu)).toEqual(rssHash(f, config(types)))
+      }
+    }
+  })
+
+  it('with all nine types enabled both rules give the same hash and queue', () => {
+    const rng = new Prng(77)
+    const ip6 = (): string => Array.from({ length: 8 }, () => rng.int(0x10000).toString(16)).join(':')
+    const spec = rssSteering(ALL)
+    const q = rssSteering(ALL, qemu)
+    for (let i = 0; i < 500; i++) {
+      const ports = { srcPort: rng.int(65536), dstPort: rng.int(65536) }
+      const choices: Ipv6Extension[][] = [
+        [],
+        [hao],
+        [{ type: 'routing2', address: ip6() }],
+        [{ type: 'hop-by-hop' }],
+      ]
+      const exts = choices[rng.int(4)]!
+      const l4 = rng.pick<TransportSpec>([tcp(ports), udp(ports), { proto: 'icmp' }])
+      const f = buildFrame({ ip: { version: 6, src: ip6(), dst: ip6(), extensions: exts }, l4 })
+      expect(q.hash(f).hash).toBe(spec.hash(f).hash)
+      expect(q.queue(f)).toBe(spec.queue(f))
+    }
+  })
+})
+
 describe('truncated and malformed frames', () => {
   it('every prefix of every kind of frame parses without throwing', () => {
     const frames = [

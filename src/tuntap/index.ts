@@ -31,6 +31,7 @@ export {
   queueForHash,
   type RssHashOptions,
   type RssHashResult,
+  type RssRules,
   type RssSteering,
   rssHash,
   rssQueue,

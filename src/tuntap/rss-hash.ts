@@ -21,6 +21,11 @@
 // The _EX types therefore never apply to IPv6 packets without extension headers, and for packets
 // with them IP_EX takes precedence over TCPv6/UDPv6.
 //
+// QEMU's own virtio-net device model orders IPv6 differently ("qemu" rules): TCP (TCP_EX preferred
+// over TCPv6), then UDP (UDP_EX over UDPv6), then addresses (IP_EX over IPv6), whether or not the
+// packet has extension headers. With all nine types enabled both rules give the same hash and
+// queue; only the report differs (tcpv6_ex instead of tcpv6 for a packet without extension headers).
+//
 // Hash input: source address, destination address, then (TCP/UDP types) source port, destination
 // port, all as they appear on the wire (network byte order). 8/12 bytes for IPv4, 32/36 for IPv6.
 
@@ -52,8 +57,18 @@ function maskOf(types: readonly HashType[]): number {
   return m
 }
 
-/** The hash type virtio's rules pick for a parsed frame under `mask`, or 'none'. */
-export function selectHashType(p: ParsedFrame, mask: number): HashReport {
+/** Which hash type selection to follow: the virtio specification's, or QEMU's device model's. */
+export type RssRules = 'spec' | 'qemu'
+
+function selectIpv6Qemu(p: ParsedFrame, mask: number): HashReport {
+  if (p.l4 === 'tcp' && mask & (B_TCP_EX | B_TCPV6)) return mask & B_TCP_EX ? 'tcpv6_ex' : 'tcpv6'
+  if (p.l4 === 'udp' && mask & (B_UDP_EX | B_UDPV6)) return mask & B_UDP_EX ? 'udpv6_ex' : 'udpv6'
+  if (mask & (B_IP_EX | B_IPV6)) return mask & B_IP_EX ? 'ipv6_ex' : 'ipv6'
+  return 'none'
+}
+
+/** The hash type the rules pick for a parsed frame under `mask` (enabled types), or 'none'. */
+export function selectHashType(p: ParsedFrame, mask: number, rules: RssRules = 'spec'): HashReport {
   if (p.network === 'ipv4') {
     if (p.l4 === 'tcp' && mask & B_TCPV4) return 'tcpv4'
     if (p.l4 === 'udp' && mask & B_UDPV4) return 'udpv4'
@@ -61,6 +76,7 @@ export function selectHashType(p: ParsedFrame, mask: number): HashReport {
     return 'none'
   }
   if (p.network === 'ipv6') {
+    if (rules === 'qemu') return selectIpv6Qemu(p, mask)
     if (p.ipv6Extensions) {
       if (p.l4 === 'tcp' && mask & B_TCP_EX) return 'tcpv6_ex'
       if (p.l4 === 'udp' && mask & B_UDP_EX) return 'udpv6_ex'
@@ -104,11 +120,12 @@ function hashWith(
   mask: number,
   table: ToeplitzTable,
   linkType: LinkType,
+  rules: RssRules,
   p: ParsedFrame,
   input: Uint8Array,
 ): RssHashResult {
   parseFrameInto(frame, p, linkType)
-  const reportType = selectHashType(p, mask)
+  const reportType = selectHashType(p, mask, rules)
   if (reportType === 'none') return { hash: 0, reportType }
   const n = writeHashInput(frame, p, reportType, input)
   if (n > table.maxInputLength) throw new RangeError(`RSS key too short for a ${n}-byte hash input`)
@@ -118,6 +135,8 @@ function hashWith(
 export interface RssHashOptions {
   /** 'ethernet' (tap, the default) or 'ip' (tun: frames start at the IP header). */
   linkType?: LinkType
+  /** Hash type selection: 'spec' (the virtio specification, the default) or 'qemu'. */
+  rules?: RssRules
 }
 
 /**
@@ -130,6 +149,7 @@ export function rssHash(frame: Uint8Array, config: RssConfig, options: RssHashOp
     maskOf(config.hashTypes),
     cachedToeplitzTable(config.key),
     options.linkType ?? 'ethernet',
+    options.rules ?? 'spec',
     scratchFrame,
     scratchInput,
   )
@@ -161,12 +181,13 @@ export function rssSteering(config: RssConfig, options: RssHashOptions = {}): Rs
   const mask = maskOf(config.hashTypes)
   const table = toeplitzTable(config.key)
   const linkType = options.linkType ?? 'ethernet'
+  const rules = options.rules ?? 'spec'
   const indirection = Uint16Array.from(config.table)
   const last = indirection.length - 1
   const defaultQueue = config.defaultQueue
   const p = emptyParsedFrame()
   const input = new Uint8Array(36)
-  const hash = (frame: Uint8Array): RssHashResult => hashWith(frame, mask, table, linkType, p, input)
+  const hash = (frame: Uint8Array): RssHashResult => hashWith(frame, mask, table, linkType, rules, p, input)
   return {
     hash,
     queue(frame: Uint8Array): number {
