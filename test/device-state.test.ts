@@ -125,6 +125,150 @@ describe('device state', () => {
     sub.unsubscribe()
   }, 120_000)
 
+  test('tc objects: a qdisc, class and filters made with tc appear, and deleting the qdisc removes its filters', async () => {
+    ns.ip('link', 'add', 'tq0', 'type', 'veth', 'peer', 'name', 'tq1')
+    const updates: StateUpdate[] = []
+    const sub = deviceState$({ netns: ns.name }).subscribe({
+      next: (u) => updates.push(u),
+      error: (e) => console.error('STATE ERROR', e),
+    })
+    await settle(updates, () => true)
+    ns.tc('qdisc', 'add', 'dev', 'tq0', 'root', 'handle', '1:', 'htb')
+    ns.tc('class', 'add', 'dev', 'tq0', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10mbit')
+    ns.tc('qdisc', 'add', 'dev', 'tq0', 'clsact')
+    ns.tc(
+      'filter',
+      'add',
+      'dev',
+      'tq0',
+      'ingress',
+      'pref',
+      '5',
+      'protocol',
+      'ip',
+      'u32',
+      'match',
+      'ip',
+      'dport',
+      '80',
+      '0xffff',
+      'action',
+      'mirred',
+      'egress',
+      'redirect',
+      'dev',
+      'tq1',
+    )
+    const withTc = await settle(updates, (u) =>
+      [...u.state.filters.values()].some((f) => f.dev === 'tq0' && f.handle !== undefined),
+    )
+    const qdiscs = [...withTc.state.qdiscs.values()]
+      .filter((q) => q.dev === 'tq0')
+      .map((q) => q.kind)
+      .sort()
+    expect(qdiscs).toEqual(
+      ns
+        .tcJson<Array<{ kind: string }>>('qdisc', 'show', 'dev', 'tq0')
+        .map((q) => q.kind)
+        .sort(),
+    )
+    expect([...withTc.state.classes.values()].map((c) => c.handle)).toContain('1:10')
+    // Filters proper: tc also lists each classifier and u32 table, which are structure.
+    const theirs = ns
+      .tcJson<Array<{ pref: number; kind: string; options?: { fh?: string } }>>(
+        'filter',
+        'show',
+        'dev',
+        'tq0',
+        'ingress',
+      )
+      .filter((f) => f.options?.fh?.includes('::'))
+    const ours = [...withTc.state.filters.values()].filter((f) => f.dev === 'tq0' && f.parent === 'ingress')
+    expect(ours.map((f) => `${f.pref}/${f.kind}/${f.handle ?? ''}`).sort()).toEqual(
+      theirs.map((f) => `${f.pref}/${f.kind}/${f.options?.fh ?? ''}`).sort(),
+    )
+    ns.tc('qdisc', 'del', 'dev', 'tq0', 'clsact')
+    const gone = await settle(updates, (u) => ![...u.state.filters.values()].some((f) => f.dev === 'tq0'))
+    expect([...gone.state.qdiscs.values()].filter((q) => q.dev === 'tq0').map((q) => q.kind)).toEqual(['htb'])
+    const index = [...gone.state.links.values()].find((l) => l.name === 'tq0')?.index
+    ns.ip('link', 'del', 'tq0')
+    const noLink = await settle(updates, (u) => !u.state.links.has(index as number))
+    expect(
+      [...noLink.state.qdiscs.values(), ...noLink.state.classes.values()].some((x) => x.index === index),
+    ).toBe(false)
+    sub.unsubscribe()
+  })
+
+  test('a storm of 5,000 filters created, changed and deleted ends equal to tc -j and a fresh dump', async () => {
+    const storm = new TestNetns('storm')
+    try {
+      storm.ip('link', 'add', 'f0', 'type', 'veth', 'peer', 'name', 'f1')
+      storm.tc('qdisc', 'add', 'dev', 'f0', 'clsact')
+      const updates: StateUpdate[] = []
+      const sub = deviceState$({ netns: storm.name, receiveBuffer: 32 * 1024 }).subscribe({
+        next: (u) => updates.push(u),
+        error: (e) => console.error('STATE ERROR', e),
+      })
+      await settle(updates, () => true)
+      const lines: string[] = []
+      for (let i = 0; i < 5000; i++)
+        lines.push(
+          `filter add dev f0 ingress pref ${1 + (i % 50)} protocol ip u32 match ip dport ${1000 + i} 0xffff action mirred egress redirect dev f1`,
+        )
+      // u32 gives each pref its own table (800:, 801:, … in creation order) and numbers the
+      // filters in it from 800: change every other filter in place.
+      const handle = (i: number) =>
+        `${(0x800 + (i % 50)).toString(16)}::${(0x800 + Math.floor(i / 50)).toString(16)}`
+      for (let i = 0; i < 5000; i += 2)
+        lines.push(
+          `filter change dev f0 ingress pref ${1 + (i % 50)} protocol ip handle ${handle(i)} u32 match ip dport ${2000 + i} 0xffff action mirred egress redirect dev f1`,
+        )
+      for (let p = 1; p <= 50; p += 3) lines.push(`filter del dev f0 ingress pref ${p}`)
+      const r = spawnSync('tc', ['-n', storm.name, '-batch', '-'], {
+        input: lines.join('\n'),
+        maxBuffer: 1 << 26,
+      })
+      expect(r.status, String(r.stderr)).toBe(0)
+      // Filters proper: tc also lists each classifier and u32 table, which are structure.
+      const expected = () =>
+        storm
+          .tcJson<Array<{ pref: number; options?: { fh?: string } }>>(
+            'filter',
+            'show',
+            'dev',
+            'f0',
+            'ingress',
+          )
+          .filter((f) => f.options?.fh?.includes('::'))
+          .map((f) => `${f.pref}/${f.options?.fh}`)
+          .sort()
+      const ourFilters = (u: StateUpdate) =>
+        [...u.state.filters.values()]
+          .filter((f) => f.dev === 'f0')
+          .map((f) => `${f.pref}/${f.handle ?? ''}`)
+          .sort()
+      const want = expected()
+      expect(want.length).toBe(5000 - 17 * 100)
+      const last = await settle(
+        updates,
+        (u) => JSON.stringify(ourFilters(u)) === JSON.stringify(want),
+        60_000,
+      )
+      expect(updates.some((u) => u.reason === 'resync')).toBe(true)
+      expect(ourFilters(last)).toEqual(want)
+      const rt = await openRoute({ netns: storm.name })
+      const dumped = (await rt.tc.filters.list({ dev: 'f0', parent: 'ingress' }))
+        .filter((f) => f.handle?.includes('::'))
+        .map((f) => `${f.pref}/${f.handle}`)
+        .sort()
+      rt.close()
+      expect(ourFilters(last)).toEqual(dumped)
+      sub.unsubscribe()
+    } finally {
+      storm.remove()
+    }
+  }, 180_000)
+
   test('subscribers share one set of sockets, and 1,000 subscribe/unsubscribe cycles leak nothing', async () => {
     // Let the previous test's teardown finish (the poller closes its eventfd once idle).
     await new Promise((r) => setTimeout(r, 200))

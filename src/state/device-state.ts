@@ -205,6 +205,7 @@ class StateStore {
       coll.delete(key)
       this.pending.push({ kind, op: 'del', key, before } as StateChange)
     } else {
+      if (source.keep && !source.keep(value)) return
       if (before !== undefined && deepEqual(before, value)) return
       coll.set(key, value)
       this.pending.push({ kind, op: before ? 'change' : 'add', key, before, after: value } as StateChange)
@@ -244,7 +245,8 @@ class StateStore {
         const coll = fresh[source.name] as Map<string, unknown>
         for (const m of msgs) {
           const r = source.fromMessage(m, names)
-          if (r?.op === 'set') coll.set(source.key(r.value), r.value)
+          if (r?.op === 'set' && (!source.keep || source.keep(r.value)))
+            coll.set(source.key(r.value), r.value)
         }
       }
       if (this.stopped) return

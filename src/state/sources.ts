@@ -58,6 +58,12 @@ export interface StateSource<V> {
   dump(sock: NetlinkSocket, fresh: Collections): Promise<NetlinkMessage[]>
   key(v: V): string
   fromMessage(m: NetlinkMessage, names: Names): { op: 'set' | 'del'; value: V } | undefined
+  /**
+   * Whether an object belongs in the state. Structure the kernel lists in dumps but never
+   * announces (a classifier instance, a u32 hash table) is left out, or a dump and the events
+   * would disagree about it.
+   */
+  keep?(v: V): boolean
   /** Keys of other collections that go away with this object (a link's qdiscs, …). */
   cascade?(v: V, state: Collections): Array<[CollectionName, string]>
 }
@@ -178,6 +184,7 @@ const filterSource: StateSource<Filter> = {
     return out
   },
   key: filterKey,
+  keep: (f) => f.handle !== undefined && !(f.kind === 'u32' && f.handle.endsWith(':')),
   fromMessage(m, names) {
     if (m.type === RTM.NEWTFILTER) return { op: 'set', value: decodeFilter(m, names) }
     if (m.type === RTM.DELTFILTER) return { op: 'del', value: decodeFilter(m, names) }

@@ -3,7 +3,12 @@ import { randomBytes } from 'node:crypto'
 
 /** Runs a command and returns its stdout; throws with stderr on failure. */
 export function sh(cmd: string, args: string[], input?: string): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] })
+  return execFileSync(cmd, args, {
+    encoding: 'utf8',
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    maxBuffer: 1 << 28,
+  })
 }
 
 /** `ip -j -n NS ...` parsed. */
