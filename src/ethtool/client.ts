@@ -144,7 +144,7 @@ export class EthtoolClient {
 
   readonly channels = {
     /** Channel counts and maxima (`ethtool -l DEV`). */
-    get: (device: DeviceRef): Promise<Channels> => {
+    get: async (device: DeviceRef): Promise<Channels> => {
       const dev = parseInput(deviceSchema, device, 'channels.get')
       return this.run('channels.get', dev, async () => {
         if (this.backends.channels === 'netlink') {
@@ -203,7 +203,7 @@ export class EthtoolClient {
 
   readonly rings = {
     /** Ring sizes and maxima (`ethtool -g DEV`). */
-    get: (device: DeviceRef): Promise<Rings> => {
+    get: async (device: DeviceRef): Promise<Rings> => {
       const dev = parseInput(deviceSchema, device, 'rings.get')
       return this.run('rings.get', dev, async () => {
         if (this.backends.rings === 'netlink') {
@@ -261,7 +261,7 @@ export class EthtoolClient {
 
   readonly rss = {
     /** A context's indirection table, key, hash function and input transform (`ethtool -x`). */
-    get: (device: DeviceRef, options: { context?: number } = {}): Promise<Rss> => {
+    get: async (device: DeviceRef, options: { context?: number } = {}): Promise<Rss> => {
       const dev = parseInput(deviceSchema, device, 'rss.get')
       const context = parseInput(contextSchema, options.context ?? 0, 'rss.get')
       return this.run('rss.get', dev, () => this.getRss(dev, context))
@@ -319,10 +319,13 @@ export class EthtoolClient {
             { header: { devIndex: id.ifindex } },
             `rss.contexts.list(${dev})`,
           )
-          return all
+          const mine = all
             .map((a) => toRss(a))
             .filter((r) => r.ifindex === id.ifindex)
             .sort((a, b) => a.context - b.context)
+          // The dump skips devices without RSS; ask the device itself to hear why.
+          if (mine.length === 0) return [await this.getRss(id.ifindex, 0)]
+          return mine
         })
       },
 
