@@ -4,6 +4,7 @@ import {
   INT_WIDTH,
   type IntKind,
   readInt,
+  readU64,
   type StructSpec,
   writeBig,
   writeInt,
@@ -26,9 +27,26 @@ export interface Codec<V> {
   decodeFrom(buf: Buffer, start: number, end: number, path: string): V
 }
 
-export interface RawAttr {
-  type: number
-  data: Uint8Array
+/**
+ * An attribute kept as bytes: one rxnetlink does not model, or declared opaque. Its bytes are
+ * a view into the received datagram, made only when asked for.
+ */
+export class RawAttr {
+  constructor(
+    readonly type: number,
+    private readonly buf: Uint8Array,
+    private readonly start = 0,
+    private readonly end = buf.length,
+  ) {}
+  get data(): Uint8Array {
+    return this.buf.subarray(this.start, this.end)
+  }
+  get length(): number {
+    return this.end - this.start
+  }
+  toJSON(): { type: number; data: string } {
+    return { type: this.type, data: Buffer.from(this.data).toString('hex') }
+  }
 }
 
 type Kind =
@@ -36,6 +54,8 @@ type Kind =
   | { kind: 'big'; width: BigKind }
   | { kind: 'string' }
   | { kind: 'binary' }
+  | { kind: 'opaque' }
+  | { kind: 'mac' }
   | { kind: 'flag' }
   | { kind: 'enum'; width: IntKind; names: Readonly<Record<string, number>> }
   | { kind: 'bitflags'; width: IntKind; bits: Readonly<Record<string, number>> }
@@ -54,21 +74,25 @@ type Single<D> = D extends { kind: 'int' }
       ? string
       : D extends { kind: 'binary' }
         ? Uint8Array
-        : D extends { kind: 'flag' }
-          ? boolean
-          : D extends { kind: 'enum'; names: infer N }
-            ? (keyof N & string) | number
-            : D extends { kind: 'bitflags'; bits: infer N }
-              ? Array<(keyof N & string) | number>
-              : D extends { kind: 'array' }
-                ? number[]
-                : D extends { kind: 'codec'; get: () => Codec<infer V> }
-                  ? V
-                  : D extends { kind: 'indexed'; item: infer I }
-                    ? Array<Single<I>>
-                    : D extends { kind: 'submsg'; codecs: infer C }
-                      ? SubmsgValue<C>
-                      : never
+        : D extends { kind: 'opaque' }
+          ? RawAttr
+          : D extends { kind: 'mac' }
+            ? string
+            : D extends { kind: 'flag' }
+              ? boolean
+              : D extends { kind: 'enum'; names: infer N }
+                ? (keyof N & string) | number
+                : D extends { kind: 'bitflags'; bits: infer N }
+                  ? Array<(keyof N & string) | number>
+                  : D extends { kind: 'array' }
+                    ? number[]
+                    : D extends { kind: 'codec'; get: () => Codec<infer V> }
+                      ? V
+                      : D extends { kind: 'indexed'; item: infer I }
+                        ? Array<Single<I>>
+                        : D extends { kind: 'submsg'; codecs: infer C }
+                          ? SubmsgValue<C>
+                          : never
 
 type SubmsgValue<C> = { [K in keyof C]: C[K] extends () => Codec<infer V> ? V : never }[keyof C] | Uint8Array
 
@@ -104,6 +128,10 @@ export const attr = {
   s64: (id: number) => ({ id, kind: 'big', width: 's64' }) as const,
   string: (id: number) => ({ id, kind: 'string' }) as const,
   binary: (id: number) => ({ id, kind: 'binary' }) as const,
+  /** Bytes rxnetlink does not interpret, decoded lazily (no copy, no view until asked). */
+  opaque: (id: number) => ({ id, kind: 'opaque' }) as const,
+  /** A link-layer address, as `aa:bb:cc:dd:ee:ff`. */
+  mac: (id: number) => ({ id, kind: 'mac' }) as const,
   flag: (id: number) => ({ id, kind: 'flag' }) as const,
   enum: <const N extends Record<string, number>>(id: number, width: IntKind, names: N) =>
     ({ id, kind: 'enum', width, names }) as const,
@@ -146,7 +174,7 @@ export function structCodec<S extends StructSpec>(spec: S): Codec<ReturnType<S['
         }
       },
       decodeFrom(buf, start, end, path) {
-        return spec.decode(buf.subarray(0, end), start, path)
+        return spec.decode(buf, start, path, end)
       },
     }
     structCodecs.set(spec, c)
@@ -157,6 +185,7 @@ export function structCodec<S extends StructSpec>(spec: S): Codec<ReturnType<S['
 interface Entry {
   name: string
   decl: AttrDecl
+  decode: Decoder
 }
 
 function writeHeader(w: Writer, start: number, type: number): void {
@@ -188,6 +217,21 @@ function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, 
     case 'binary': {
       if (!(v instanceof Uint8Array)) throw new EncodeError('expected bytes (Uint8Array)', path)
       w.buf.set(v, w.reserve(v.length))
+      break
+    }
+    case 'opaque': {
+      if (!(v instanceof RawAttr)) throw new EncodeError('expected a RawAttr', path)
+      w.buf.set(v.data, w.reserve(v.length))
+      break
+    }
+    case 'mac': {
+      if (typeof v !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})*$/.test(v))
+        throw new EncodeError('expected a link-layer address like aa:bb:cc:dd:ee:ff', path)
+      const bytes = v.split(':')
+      const at = w.reserve(bytes.length)
+      bytes.forEach((x, i) => {
+        w.buf[at + i] = Number.parseInt(x, 16)
+      })
       break
     }
     case 'flag':
@@ -246,61 +290,129 @@ function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, 
   writeHeader(w, start, type)
 }
 
-function decodeSingle(buf: Buffer, d: Kind, start: number, end: number, path: string): unknown {
-  const len = end - start
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+type Decoder = (buf: Buffer, start: number, end: number, parent: string, name: string) => unknown
+
+const join = (parent: string, name: string) => (parent ? `${parent}.${name}` : name)
+
+function tooShort(
+  kind: string,
+  need: number,
+  s: number,
+  e: number,
+  parent: string,
+  name: string,
+): DecodeError {
+  return new DecodeError(`${kind} needs ${need} bytes, has ${e - s}`, join(parent, name), s)
+}
+
+/**
+ * Builds the decoder for one declaration once, so decoding a message is a loop of direct calls
+ * with no per-attribute dispatch on the kind and no path strings unless something is wrong.
+ */
+function makeDecoder(d: Kind, id = 0): Decoder {
   switch (d.kind) {
     case 'int': {
       const width = INT_WIDTH[d.width]
-      if (len < width) throw new DecodeError(`${d.width} needs ${width} bytes, has ${len}`, path, start)
-      return readInt(buf, start, d.width)
+      const kind = d.width
+      if (kind === 'u32')
+        return (buf, s, e, p, n) => {
+          if (e - s < 4) throw tooShort(kind, 4, s, e, p, n)
+          return buf.readUInt32LE(s)
+        }
+      if (kind === 'u8')
+        return (buf, s, e, p, n) => {
+          if (e - s < 1) throw tooShort(kind, 1, s, e, p, n)
+          return buf[s]
+        }
+      return (buf, s, e, p, n) => {
+        if (e - s < width) throw tooShort(kind, width, s, e, p, n)
+        return readInt(buf, s, kind)
+      }
     }
     case 'big':
-      if (len < 8) throw new DecodeError(`${d.width} needs 8 bytes, has ${len}`, path, start)
-      return d.width === 'u64' ? buf.readBigUInt64LE(start) : buf.readBigInt64LE(start)
-    case 'string': {
-      let e = end
-      while (e > start && buf[e - 1] === 0) e--
-      return buf.toString('utf8', start, e)
-    }
+      return d.width === 'u64'
+        ? (buf, s, e, p, n) => {
+            if (e - s < 8) throw tooShort('u64', 8, s, e, p, n)
+            return readU64(buf, s)
+          }
+        : (buf, s, e, p, n) => {
+            if (e - s < 8) throw tooShort('s64', 8, s, e, p, n)
+            return buf.readBigInt64LE(s)
+          }
+    case 'string':
+      return (buf, s, e) => {
+        let x = e
+        while (x > s && buf[x - 1] === 0) x--
+        return buf.toString('utf8', s, x)
+      }
     case 'binary':
-      return Buffer.from(buf.subarray(start, end))
+      // A view into the received datagram: no copy per attribute.
+      return (buf, s, e) => buf.subarray(s, e)
+    case 'opaque':
+      return (buf, s, e) => new RawAttr(id, buf, s, e)
+    case 'mac':
+      return (buf, s, e) => {
+        if (e - s === 6)
+          return `${HEX[buf[s] as number]}:${HEX[buf[s + 1] as number]}:${HEX[buf[s + 2] as number]}:${HEX[buf[s + 3] as number]}:${HEX[buf[s + 4] as number]}:${HEX[buf[s + 5] as number]}`
+        let out = ''
+        for (let i = s; i < e; i++) out += (i > s ? ':' : '') + HEX[buf[i] as number]
+        return out
+      }
     case 'flag':
-      return true
+      return () => true
     case 'enum': {
-      const n = decodeSingle(buf, { kind: 'int', width: d.width }, start, end, path) as number
-      return reverse(d.names).get(n) ?? n
+      const int = makeDecoder({ kind: 'int', width: d.width })
+      const names = reverse(d.names)
+      return (buf, s, e, p, n) => {
+        const v = int(buf, s, e, p, n) as number
+        return names.get(v) ?? v
+      }
     }
     case 'bitflags': {
-      let n = decodeSingle(buf, { kind: 'int', width: d.width }, start, end, path) as number
-      const out: Array<string | number> = []
-      for (const [name, bit] of Object.entries(d.bits)) {
-        if (bit && (n & bit) === bit) {
-          out.push(name)
-          n = (n & ~bit) >>> 0
+      const int = makeDecoder({ kind: 'int', width: d.width })
+      const bits = Object.entries(d.bits)
+      return (buf, s, e, p, n) => {
+        let v = int(buf, s, e, p, n) as number
+        const out: Array<string | number> = []
+        for (const [name, bit] of bits) {
+          if (bit && (v & bit) === bit) {
+            out.push(name)
+            v = (v & ~bit) >>> 0
+          }
         }
+        if (v) out.push(v)
+        return out
       }
-      if (n) out.push(n)
-      return out
     }
     case 'array': {
       const width = INT_WIDTH[d.width]
-      if (len % width) throw new DecodeError(`length ${len} is not a multiple of ${width}`, path, start)
-      const out = new Array<number>(len / width)
-      for (let i = 0; i < out.length; i++) out[i] = readInt(buf, start + i * width, d.width)
-      return out
+      const kind = d.width
+      return (buf, s, e, p, n) => {
+        if ((e - s) % width)
+          throw new DecodeError(`length ${e - s} is not a multiple of ${width}`, join(p, n), s)
+        const out = new Array<number>((e - s) / width)
+        for (let i = 0; i < out.length; i++) out[i] = readInt(buf, s + i * width, kind)
+        return out
+      }
     }
     case 'codec':
-      return d.get().decodeFrom(buf, start, end, path)
+      return (buf, s, e, p, n) => d.get().decodeFrom(buf, s, e, join(p, n))
     case 'indexed': {
-      const out: unknown[] = []
-      forEachAttr(buf, start, end, path, (_type, s, e) => {
-        out.push(decodeSingle(buf, d.item, s, e, `${path}[${out.length}]`))
-      })
-      return out
+      const item = makeDecoder(d.item)
+      return (buf, s, e, p, n) => {
+        const out: unknown[] = []
+        const path = join(p, n)
+        forEachAttr(buf, s, e, path, (_type, is, ie) => {
+          out.push(item(buf, is, ie, path, `[${out.length}]`))
+        })
+        return out
+      }
     }
     case 'submsg':
       // Resolved by the enclosing set once the selector sibling is known.
-      return undefined
+      return () => undefined
   }
 }
 
@@ -340,7 +452,7 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
   const byId: Array<Entry | undefined> = []
   for (const [key, decl] of Object.entries(decls)) {
     if (key === 'unknownAttrs') throw new Error(`${name}: 'unknownAttrs' is reserved`)
-    byId[decl.id] = { name: key, decl }
+    byId[decl.id] = { name: key, decl, decode: makeDecoder(decl, decl.id) }
   }
   const set: AttrSet<D> = {
     name,
@@ -353,7 +465,7 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
         if (key === 'unknownAttrs') {
           for (const raw of x as RawAttr[]) {
             const at = w.reserve(4)
-            w.buf.set(raw.data, w.reserve(raw.data.length))
+            w.buf.set(raw.data, w.reserve(raw.length))
             writeHeader(w, at, raw.type)
             w.align()
           }
@@ -374,32 +486,35 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
       }
     },
     decodeFrom(buf, start, end, path) {
+      if (end > buf.length) throw new DecodeError('attributes run past the buffer', path, start)
       const out: Record<string, unknown> = {}
       let pending: Array<{ entry: Entry; s: number; e: number }> | undefined
-      forEachAttr(buf, start, end, path, (type, s, e) => {
+      let off = start
+      while (off < end) {
+        if (end - off < 4) throw new DecodeError(`truncated attribute header (${end - off} bytes)`, path, off)
+        const len = (buf[off] as number) | ((buf[off + 1] as number) << 8)
+        if (len < 4 || off + len > end)
+          throw new DecodeError(`attribute length ${len} does not fit (${end - off} bytes left)`, path, off)
+        const type = ((buf[off + 2] as number) | ((buf[off + 3] as number) << 8)) & NLA_TYPE_MASK
         const entry = byId[type]
-        if (!entry) {
+        if (entry === undefined) {
           const unknown = (out.unknownAttrs ??= []) as RawAttr[]
-          unknown.push({ type, data: Buffer.from(buf.subarray(s, e)) })
-          return
+          unknown.push(new RawAttr(type, buf, off + 4, off + len))
+        } else if (entry.decl.kind === 'submsg') {
+          ;(pending ??= []).push({ entry, s: off + 4, e: off + len })
+        } else {
+          const value = entry.decode(buf, off + 4, off + len, path, entry.name)
+          if (entry.decl.multi) ((out[entry.name] ??= []) as unknown[]).push(value)
+          else out[entry.name] = value
         }
-        const { decl } = entry
-        if (decl.kind === 'submsg') {
-          ;(pending ??= []).push({ entry, s, e })
-          return
-        }
-        const p = path ? `${path}.${entry.name}` : entry.name
-        const value = decodeSingle(buf, decl, s, e, p)
-        if (decl.multi) ((out[entry.name] ??= []) as unknown[]).push(value)
-        else out[entry.name] = value
-      })
+        off += (len + 3) & ~3
+      }
       if (pending) {
         for (const { entry, s, e } of pending) {
           const decl = entry.decl as Extract<Kind, { kind: 'submsg' }>
           const sel = out[decl.selector]
           const get = typeof sel === 'string' ? decl.codecs[sel] : undefined
-          const p = path ? `${path}.${entry.name}` : entry.name
-          out[entry.name] = get ? get().decodeFrom(buf, s, e, p) : Buffer.from(buf.subarray(s, e))
+          out[entry.name] = get ? get().decodeFrom(buf, s, e, join(path, entry.name)) : buf.subarray(s, e)
         }
       }
       return out as AttrValues<D>

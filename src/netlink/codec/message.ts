@@ -25,13 +25,41 @@ export const NLM_F_APPEND = 0x800
 export const NLM_F_CAPPED = 0x100
 export const NLM_F_ACK_TLVS = 0x200
 
-/** One netlink message: its header fields and a view of its payload. */
+/** One netlink message: its header fields and its payload. */
 export interface NetlinkMessage {
   type: number
   flags: number
   seq: number
   pid: number
-  payload: Buffer
+  readonly payload: Buffer
+}
+
+/**
+ * A message as received: it points into the datagram instead of holding a view of its own,
+ * because creating ten thousand Buffer views per dump costs more than decoding them.
+ */
+export class ReceivedMessage implements NetlinkMessage {
+  constructor(
+    readonly type: number,
+    readonly flags: number,
+    readonly seq: number,
+    readonly pid: number,
+    /** The whole datagram. */
+    readonly data: Buffer,
+    /** Payload bounds within `data`. */
+    readonly start: number,
+    readonly end: number,
+  ) {}
+  get payload(): Buffer {
+    return this.data.subarray(this.start, this.end)
+  }
+}
+
+/** The buffer and bounds of a message's payload, without making a view when it can be avoided. */
+export function payloadBounds(msg: NetlinkMessage): [Buffer, number, number] {
+  if (msg instanceof ReceivedMessage) return [msg.data, msg.start, msg.end]
+  const p = msg.payload
+  return [p, 0, p.length]
 }
 
 /**
@@ -46,13 +74,17 @@ export function parseMessages(buf: Buffer, out: NetlinkMessage[] = []): NetlinkM
     const len = buf.readUInt32LE(off)
     if (len < NLMSG_HDRLEN || off + len > buf.length)
       throw new DecodeError(`nlmsg_len ${len} does not fit (${buf.length - off} bytes left)`, 'nlmsghdr', off)
-    out.push({
-      type: buf.readUInt16LE(off + 4),
-      flags: buf.readUInt16LE(off + 6),
-      seq: buf.readUInt32LE(off + 8),
-      pid: buf.readUInt32LE(off + 12),
-      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
-    })
+    out.push(
+      new ReceivedMessage(
+        buf.readUInt16LE(off + 4),
+        buf.readUInt16LE(off + 6),
+        buf.readUInt32LE(off + 8),
+        buf.readUInt32LE(off + 12),
+        buf,
+        off + NLMSG_HDRLEN,
+        off + len,
+      ),
+    )
     off += (len + 3) & ~3
   }
   return out

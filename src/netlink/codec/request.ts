@@ -77,7 +77,7 @@ export function messageCodec<H extends StructFields, D extends AttrDecls>(
     },
     decodeFrom(buf, start, end, path) {
       if (end - start < spec.header.size) throw new DecodeError(`${name} header truncated`, path, start)
-      const header = spec.header.decode(buf.subarray(0, end), start, path)
+      const header = spec.header.decode(buf, start, path, end)
       return {
         header: header as unknown as Partial<StructValue<H>>,
         attrs: spec.attrs.decodeFrom(buf, Math.min(start + headerSize, end), end, path),

@@ -68,6 +68,14 @@ const INT_RANGE: Record<IntKind, [number, number]> = {
   be32: [0, 0xffffffff],
 }
 
+/** u64 with as few BigInt operations as the value needs (counters are mostly small). */
+export function readU64(buf: Buffer, off: number): bigint {
+  const lo = buf.readUInt32LE(off)
+  const hi = buf.readUInt32LE(off + 4)
+  if (hi === 0) return lo === 0 ? 0n : BigInt(lo)
+  return (BigInt(hi) << 32n) | BigInt(lo)
+}
+
 export function readInt(buf: Buffer, off: number, kind: IntKind): number {
   switch (kind) {
     case 'u8':
@@ -131,6 +139,40 @@ export function writeBig(buf: Buffer, off: number, kind: BigKind, v: bigint | nu
   }
 }
 
+function fieldReader(kind: FieldKind): ((buf: Buffer, o: number) => unknown) | undefined {
+  if (typeof kind === 'string') {
+    if (kind === 'u64') return readU64
+    if (kind === 's64') return (buf, o) => buf.readBigInt64LE(o)
+    return (buf, o) => readInt(buf, o, kind)
+  }
+  if ('pad' in kind) return undefined
+  if ('bytes' in kind) return (buf, o) => Uint8Array.prototype.slice.call(buf, o, o + kind.bytes)
+  if ('cstring' in kind)
+    return (buf, o) => {
+      const end = buf.indexOf(0, o)
+      return buf.toString('utf8', o, end < 0 || end > o + kind.cstring ? o + kind.cstring : end)
+    }
+  const w = INT_WIDTH[kind.array]
+  return (buf, o) => Array.from({ length: kind.count }, (_, i) => readInt(buf, o + i * w, kind.array))
+}
+
+/**
+ * A decoder for the whole struct that builds its result as one object literal: generated once
+ * per declaration, it gives every result the same shape and avoids a property-by-property build.
+ */
+function compileDecoder(layout: Array<{ key: string; kind: FieldKind; off: number }>) {
+  const readers: Array<(buf: Buffer, o: number) => unknown> = []
+  const fields: string[] = []
+  for (const { key, kind, off } of layout) {
+    const r = fieldReader(kind)
+    if (!r) continue
+    fields.push(`${JSON.stringify(key)}: r[${readers.length}](buf, at + ${off})`)
+    readers.push(r)
+  }
+  const make = new Function('r', `return function (buf, at) { return { ${fields.join(', ')} } }`)
+  return make(readers) as (buf: Buffer, at: number) => Record<string, unknown>
+}
+
 function fieldSize(k: FieldKind): number {
   if (typeof k === 'string') return INT_WIDTH[k]
   if ('pad' in k) return k.pad
@@ -144,7 +186,8 @@ export interface StructSpec<F extends StructFields = StructFields> {
   readonly fields: F
   readonly size: number
   encode(value: Partial<StructValue<F>>, into?: Buffer, at?: number): Buffer
-  decode(buf: Buffer, at?: number, path?: string): StructValue<F>
+  /** Decodes the struct at `at`; `end` bounds the bytes that belong to it (default: the buffer's end). */
+  decode(buf: Buffer, at?: number, path?: string, end?: number): StructValue<F>
 }
 
 /** Declares a C structure; the declaration drives encode, decode and the value type. */
@@ -164,6 +207,7 @@ export function struct<const F extends StructFields>(
   }
   const total = size
   const minSize = options.minSize ?? total
+  const whole = compileDecoder(layout)
   return {
     name,
     fields,
@@ -200,9 +244,10 @@ export function struct<const F extends StructFields>(
       }
       return buf
     },
-    decode(buf, at = 0, path = name) {
-      const have = buf.length - at
+    decode(buf, at = 0, path = name, end = buf.length) {
+      const have = end - at
       if (have < minSize) throw new DecodeError(`${name} needs ${minSize} bytes, has ${have}`, path, at)
+      if (have >= total) return whole(buf, at) as StructValue<F>
       const out: Record<string, unknown> = {}
       for (const { key, kind, off } of layout) {
         const o = at + off
@@ -212,11 +257,7 @@ export function struct<const F extends StructFields>(
         }
         if (typeof kind === 'string') {
           out[key] =
-            kind === 'u64'
-              ? buf.readBigUInt64LE(o)
-              : kind === 's64'
-                ? buf.readBigInt64LE(o)
-                : readInt(buf, o, kind)
+            kind === 'u64' ? readU64(buf, o) : kind === 's64' ? buf.readBigInt64LE(o) : readInt(buf, o, kind)
         } else if ('pad' in kind) {
         } else if ('bytes' in kind) {
           out[key] = Uint8Array.prototype.slice.call(buf, o, o + kind.bytes)

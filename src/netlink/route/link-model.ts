@@ -123,11 +123,6 @@ export interface Link {
   unknownAttrs?: LinkAttrs['unknownAttrs']
 }
 
-export function formatMac(b: Uint8Array | undefined): string | undefined {
-  if (!b || b.length === 0) return undefined
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':')
-}
-
 export function formatIp(b: Uint8Array | undefined): string | undefined {
   if (!b) return undefined
   if (b.length === 4) return b.join('.')
@@ -159,6 +154,12 @@ export function formatIp(b: Uint8Array | undefined): string | undefined {
 
 const flagEntries = Object.entries(IFF) as Array<[LinkFlag, number]>
 
+function compact<T extends object>(o: T): T {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v
+  return out as T
+}
+
 function kindInfo(kind: string | undefined, data: unknown): LinkInfo | undefined {
   if (!kind) return undefined
   const d = (data ?? {}) as Record<string, unknown>
@@ -170,7 +171,7 @@ function kindInfo(kind: string | undefined, data: unknown): LinkInfo | undefined
     case 'ifb':
       return { kind }
     case 'bridge':
-      return {
+      return compact({
         kind,
         stpState: d.stpState as number,
         forwardDelay: d.forwardDelay as number,
@@ -181,14 +182,14 @@ function kindInfo(kind: string | undefined, data: unknown): LinkInfo | undefined
         vlanFiltering: bool(d.vlanFiltering),
         vlanProtocol: d.vlanProtocol as number,
         vlanDefaultPvid: d.vlanDefaultPvid as number,
-      }
+      })
     case 'macvlan':
     case 'macvtap':
-      return { kind, mode: d.mode as MacvlanInfo['mode'] }
+      return compact({ kind, mode: d.mode as MacvlanInfo['mode'] })
     case 'vxlan': {
       const group = formatIp((d.group ?? d.group6) as Uint8Array | undefined)
       const isMulticast = !!group && (/^2(2[4-9]|3\d)\./.test(group) || group.startsWith('ff'))
-      return {
+      return compact({
         kind,
         id: d.id as number,
         port: d.port as number,
@@ -198,14 +199,15 @@ function kindInfo(kind: string | undefined, data: unknown): LinkInfo | undefined
         ttl: d.ttl as number,
         learning: bool(d.learning),
         link: d.link as number,
-      }
+      })
     }
     case 'vlan': {
       const p = d.protocol as number | undefined
-      return { kind, id: d.id as number, protocol: p === 0x8100 ? '802.1Q' : p === 0x88a8 ? '802.1ad' : p }
+      const protocol: VlanInfo['protocol'] = p === 0x8100 ? '802.1Q' : p === 0x88a8 ? '802.1ad' : p
+      return compact({ kind, id: d.id as number, protocol })
     }
     case 'tun':
-      return {
+      return compact({
         kind,
         type: d.type as TunInfo['type'],
         multiQueue: bool(d.multiQueue),
@@ -216,49 +218,49 @@ function kindInfo(kind: string | undefined, data: unknown): LinkInfo | undefined
         group: d.group as number,
         numQueues: d.numQueues as number,
         numDisabledQueues: d.numDisabledQueues as number,
-      }
+      })
     default:
       return { kind: `other:${kind}`, name: kind, data }
   }
 }
 
-function dropUndefined<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as Array<keyof T>) if (o[k] === undefined) delete o[k]
-  return o
-}
-
-/** The typed view of an RTM_NEWLINK message. */
+/** The typed view of an RTM_NEWLINK message. Fields the kernel did not send are absent. */
 export function toLink(header: Header, a: LinkAttrs): Link {
-  const flags = flagEntries.filter(([, bit]) => header.flags & bit).map(([name]) => name)
-  const info = kindInfo(a.linkinfo?.kind, a.linkinfo?.data)
-  return dropUndefined({
+  const flags: LinkFlag[] = []
+  for (const [name, bit] of flagEntries) if (header.flags & bit) flags.push(name)
+  const link: Link = {
     index: header.index,
     name: a.ifname ?? '',
     type: LINK_TYPES[header.type] ?? header.type,
-    kind: a.linkinfo?.kind,
-    info: info && dropUndefined(info),
     flags,
     up: (header.flags & IFF.UP) !== 0,
     operstate: a.operstate ?? 'unknown',
-    carrier: a.carrier === undefined ? undefined : a.carrier !== 0,
     mtu: a.mtu ?? 0,
-    minMtu: a.minMtu,
-    maxMtu: a.maxMtu,
-    address: formatMac(a.address),
-    broadcast: formatMac(a.broadcast),
-    permAddress: formatMac(a.permAddress),
-    txqlen: a.txqlen,
-    numTxQueues: a.numTxQueues,
-    numRxQueues: a.numRxQueues,
-    master: a.master || undefined,
-    parent: a.link !== undefined && a.link !== header.index ? a.link : undefined,
-    linkNetnsid: a.linkNetnsid,
-    qdisc: a.qdisc,
-    group: a.group,
-    promiscuity: a.promiscuity,
-    alias: a.ifalias,
-    altNames: a.propList?.altIfname,
-    stats: a.stats64,
-    unknownAttrs: a.unknownAttrs,
-  })
+  }
+  const kind = a.linkinfo?.kind
+  if (kind !== undefined) {
+    link.kind = kind
+    const info = kindInfo(kind, a.linkinfo?.data)
+    if (info) link.info = info
+  }
+  if (a.carrier !== undefined) link.carrier = a.carrier !== 0
+  if (a.minMtu !== undefined) link.minMtu = a.minMtu
+  if (a.maxMtu !== undefined) link.maxMtu = a.maxMtu
+  if (a.address) link.address = a.address
+  if (a.broadcast) link.broadcast = a.broadcast
+  if (a.permAddress) link.permAddress = a.permAddress
+  if (a.txqlen !== undefined) link.txqlen = a.txqlen
+  if (a.numTxQueues !== undefined) link.numTxQueues = a.numTxQueues
+  if (a.numRxQueues !== undefined) link.numRxQueues = a.numRxQueues
+  if (a.master) link.master = a.master
+  if (a.link !== undefined && a.link !== header.index) link.parent = a.link
+  if (a.linkNetnsid !== undefined) link.linkNetnsid = a.linkNetnsid
+  if (a.qdisc !== undefined) link.qdisc = a.qdisc
+  if (a.group !== undefined) link.group = a.group
+  if (a.promiscuity !== undefined) link.promiscuity = a.promiscuity
+  if (a.ifalias !== undefined) link.alias = a.ifalias
+  if (a.propList?.altIfname) link.altNames = a.propList.altIfname
+  if (a.stats64) link.stats = a.stats64
+  if (a.unknownAttrs) link.unknownAttrs = a.unknownAttrs
+  return link
 }

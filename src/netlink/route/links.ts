@@ -25,14 +25,18 @@ import {
 
 type LinkAttrs = SetValue<typeof linkAttrs>
 
-/** RTEXT_FILTER_SKIP_STATS is not set: list() returns stats64 as `ip -s` would. */
-const EXT_MASK_VF = 1
+const RTEXT_FILTER_VF = 1
+const RTEXT_FILTER_SKIP_STATS = 1 << 3
+
+export interface ListOptions {
+  /** Include counters (stats64), as `ip -s` does. Default true; false makes big dumps cheaper. */
+  stats?: boolean
+}
+
+const extMask = (o: ListOptions = {}) => RTEXT_FILTER_VF | (o.stats === false ? RTEXT_FILTER_SKIP_STATS : 0)
+const EXT_MASK_VF = RTEXT_FILTER_VF
 
 export type LinkEvent = { type: 'new' | 'del'; link: Link } | { type: 'overrun' }
-
-function macBytes(mac: string): Uint8Array {
-  return Uint8Array.from(mac.split(':').map((x) => Number.parseInt(x, 16)))
-}
 
 /** Opens namespace files for the duration of one request (the kernel takes them by fd). */
 class NetnsFds {
@@ -55,8 +59,8 @@ export class LinkApi {
     private readonly netns: NetnsRef | undefined,
   ) {}
 
-  async list(): Promise<Link[]> {
-    const req = encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { extMask: EXT_MASK_VF })
+  async list(options: ListOptions = {}): Promise<Link[]> {
+    const req = encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { extMask: extMask(options) })
     const msgs = await this.sock.dump(req, 'links.list')
     const out: Link[] = []
     for (const m of msgs) {
@@ -106,7 +110,7 @@ export class LinkApi {
     try {
       const attrs: LinkAttrs = { ifname: s.name }
       if (s.mtu !== undefined) attrs.mtu = s.mtu
-      if (s.address) attrs.address = macBytes(s.address)
+      if (s.address) attrs.address = s.address
       if (s.txqlen !== undefined) attrs.txqlen = s.txqlen
       if (s.master !== undefined) attrs.master = await this.index(s.master)
       if (s.numTxQueues !== undefined) attrs.numTxQueues = s.numTxQueues
@@ -137,7 +141,7 @@ export class LinkApi {
         const p = s.peer
         const peer: LinkAttrs = {}
         if (p.name) peer.ifname = p.name
-        if (p.address) peer.address = macBytes(p.address)
+        if (p.address) peer.address = p.address
         if (p.mtu !== undefined) peer.mtu = p.mtu
         if (p.numTxQueues !== undefined) peer.numTxQueues = p.numTxQueues
         if (p.numRxQueues !== undefined) peer.numRxQueues = p.numRxQueues
@@ -196,7 +200,7 @@ export class LinkApi {
       const attrs: LinkAttrs = {}
       if (c.mtu !== undefined) attrs.mtu = c.mtu
       if (c.name !== undefined) attrs.ifname = c.name
-      if (c.address !== undefined) attrs.address = macBytes(c.address)
+      if (c.address !== undefined) attrs.address = c.address
       if (c.txqlen !== undefined) attrs.txqlen = c.txqlen
       if (c.alias !== undefined) attrs.ifalias = c.alias
       if (c.master !== undefined) attrs.master = c.master === null ? 0 : await this.index(c.master)
@@ -224,7 +228,7 @@ export class LinkApi {
     if (c.mtu !== undefined && now.mtu !== before.mtu) attrs.mtu = before.mtu
     if (c.name !== undefined && now.name !== before.name) attrs.ifname = before.name
     if (c.address !== undefined && now.address !== before.address && before.address)
-      attrs.address = macBytes(before.address)
+      attrs.address = before.address
     if (c.txqlen !== undefined && now.txqlen !== before.txqlen) attrs.txqlen = before.txqlen
     if (c.master !== undefined && now.master !== before.master) attrs.master = before.master ?? 0
     const header =
