@@ -65,7 +65,8 @@ describe('attribute encoding, byte for byte', () => {
   test('repeated attributes, packed arrays and structs', () => {
     expect(hex(sample.encode({ tags: ['a', 'b'] }))).toBe('0600100061000000' + '0600100062000000')
     expect(hex(sample.encode({ table: [1, 2] }))).toBe('0c0011000100000002000000')
-    expect(hex(sample.encode({ pair: { x: 1, y: 2 } }))).toBe('0800128001000002')
+    // A struct payload is not a nest: no NLA_F_NESTED.
+    expect(hex(sample.encode({ pair: { x: 1, y: 2 } }))).toBe('0800120001000002')
   })
 
   test('a sub-message is encoded by the format its selector names', () => {
@@ -151,4 +152,11 @@ describe('encoding errors', () => {
     expect(() => sample.encode({ color: 'blue' as 'red' })).toThrow(/unknown value blue/)
     expect(() => sample.encode({ nope: 1 } as never)).toThrow(/'nope' is not an attribute of sample/)
   })
+})
+
+test('a C structure as an attribute is sent without NLA_F_NESTED (strict validation refuses it)', () => {
+  const bf = struct('nla_bitfield32', { value: 'u32', selector: 'u32' })
+  const set = attrSet('s', { limits: attr.struct(155, bf), nest: attr.nest(1, () => attrSet('n', {})) })
+  const bytes = set.encode({ limits: { value: 2, selector: 2 }, nest: {} })
+  expect(bytes.toString('hex')).toBe(`0c009b00${'02000000'.repeat(2)}04000180`)
 })

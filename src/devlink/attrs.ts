@@ -171,7 +171,7 @@ export const healthReporterAttrs = attrSet('health_reporter', {
 
 /** DEVLINK_ATTR_PORT_FUNCTION (DEVLINK_PORT_FN_ATTR_*: a numbering of its own). */
 export const portFunctionAttrs = attrSet('port_function', {
-  hwAddr: attr.binary(1),
+  hwAddr: attr.mac(1),
   state: attr.enum(2, 'u8', PORT_FN_STATES),
   opstate: attr.enum(3, 'u8', PORT_FN_OPSTATES),
   caps: attr.struct(4, bitfield32),

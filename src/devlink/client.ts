@@ -320,10 +320,7 @@ export class DevlinkClient {
       if (s.type !== undefined) attrs.portType = s.type
       if (s.function !== undefined) {
         attrs.portFunction = {}
-        if (s.function.hwAddr !== undefined)
-          attrs.portFunction.hwAddr = Uint8Array.from(
-            s.function.hwAddr.split(':').map((x) => Number.parseInt(x, 16)),
-          )
+        if (s.function.hwAddr !== undefined) attrs.portFunction.hwAddr = s.function.hwAddr
         if (s.function.state !== undefined) attrs.portFunction.state = s.function.state
       }
       await this.req(DEVLINK_CMD.PORT_SET, attrs, `ports.set(${p})`)

@@ -242,13 +242,9 @@ export function toParam(a: DevlinkAttrs): DevlinkParam {
   return keep(out, p)
 }
 
-export function macString(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':')
-}
-
 function toFunction(f: PortFunctionAttrs): PortFunction {
   const out: PortFunction = {}
-  if (f.hwAddr !== undefined) out.hwAddr = macString(f.hwAddr)
+  if (f.hwAddr !== undefined) out.hwAddr = f.hwAddr
   if (f.state !== undefined) out.state = f.state
   if (f.opstate !== undefined) out.opstate = f.opstate
   if (f.caps !== undefined) out.caps = f.caps

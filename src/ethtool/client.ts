@@ -521,7 +521,8 @@ function fromRxfh(id: DeviceId, v: RxfhValue): Rss {
   }
 }
 
-function rssRequest(
+/** The RSS_SET / RSS_CREATE_ACT attributes for a configuration (exported for byte tests). */
+export function rssRequest(
   dev: string | number,
   context: number,
   c: {

@@ -23,6 +23,11 @@ const NLA_TYPE_MASK = 0x3fff
 /** Anything that encodes into and decodes from a stretch of attribute payload. */
 export interface Codec<V> {
   readonly name: string
+  /**
+   * Whether the payload is a nest of attributes, sent with NLA_F_NESTED (the default). A C
+   * structure (nla_bitfield32, tc_ratespec, …) is not: strict kernel validation refuses the flag.
+   */
+  readonly nested?: boolean
   encodeInto(w: Writer, value: V, path: string): void
   decodeFrom(buf: Buffer, start: number, end: number, path: string): V
 }
@@ -164,6 +169,7 @@ export function structCodec<S extends StructSpec>(spec: S): Codec<ReturnType<S['
   if (!c) {
     c = {
       name: spec.name,
+      nested: false,
       encodeInto(w, value, path) {
         const at = w.reserve(spec.size)
         try {
@@ -262,10 +268,12 @@ function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, 
       })
       break
     }
-    case 'codec':
-      type |= NLA_F_NESTED
-      d.get().encodeInto(w, v, path)
+    case 'codec': {
+      const codec = d.get()
+      if (codec.nested !== false) type |= NLA_F_NESTED
+      codec.encodeInto(w, v, path)
       break
+    }
     case 'indexed': {
       type |= NLA_F_NESTED
       ;(v as unknown[]).forEach((item, i) => {
