@@ -35,6 +35,7 @@ export type {
   ReloadAction,
   ReloadStat,
   Resource,
+  ResourceSize,
   Trap,
 } from './model.ts'
 export { type FmsgObject, type FmsgValue, fmsgTree, type ParamType, type ParamValue } from './values.ts'

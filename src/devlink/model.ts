@@ -152,14 +152,17 @@ export interface RateObject extends Extensible {
   tcBandwidth?: number[]
 }
 
+/** A resource size; the largest u64 means no limit (`unlimited`, as devlink prints it). */
+export type ResourceSize = number | 'unlimited'
+
 export interface Resource extends Extensible {
   name: string
   id: number
-  size: number
-  sizeNew?: number
+  size: ResourceSize
+  sizeNew?: ResourceSize
   sizeValid: boolean
-  min: number
-  max: number
+  min: ResourceSize
+  max: ResourceSize
   granularity: number
   unit: 'entry' | number
   occupancy?: number
@@ -178,6 +181,8 @@ export interface Trap extends Extensible {
 }
 
 const n = (v: bigint | number | undefined): number => (v === undefined ? 0 : Number(v))
+const U64_MAX = 0xffffffffffffffffn
+const size = (v: bigint | undefined): ResourceSize => (v === U64_MAX ? 'unlimited' : n(v))
 
 function keep<T extends Extensible>(out: T, a: { unknownAttrs?: RawAttr[] }): T {
   if (a.unknownAttrs) out.unknownAttrs = a.unknownAttrs
@@ -338,15 +343,15 @@ export function toResources(list: ResourceListValue | undefined): Resource[] {
     const out: Resource = {
       name: r.name ?? '',
       id: n(r.id),
-      size: n(r.size),
+      size: size(r.size),
       sizeValid: r.sizeValid === undefined ? true : !!r.sizeValid,
-      min: n(r.sizeMin),
-      max: n(r.sizeMax),
+      min: size(r.sizeMin),
+      max: size(r.sizeMax),
       granularity: n(r.sizeGran),
       unit: r.unit === 0 || r.unit === undefined ? 'entry' : r.unit,
       children: toResources(r.children as ResourceListValue | undefined),
     }
-    if (r.sizeNew !== undefined) out.sizeNew = n(r.sizeNew)
+    if (r.sizeNew !== undefined) out.sizeNew = size(r.sizeNew)
     if (r.occ !== undefined) out.occupancy = n(r.occ)
     return keep(out, r)
   })

@@ -73,7 +73,7 @@ describe('devices and info', () => {
 describe('parameters', () => {
   type ToolParam = { name: string; type: string; values: Array<{ cmode: string; value: unknown }> }
   const toolParams = () =>
-    devlinkJson<{ param: ByHandle<ToolParam[]> }>(ns.name, 'dev', 'param', 'show', H).param[H]!
+    devlinkJson<{ param: ByHandle<ToolParam[]> }>(ns.name, 'dev', 'param', 'show').param[H]!
 
   test('params.list: every parameter with its type and values per mode, as `devlink dev param show`', async () => {
     const ours = await dl.params.list(H)
@@ -197,22 +197,33 @@ describe('eswitch, VFs, port functions and rate objects', () => {
     writeFileSync(`${nsim.sysfs}/sriov_numvfs`, '2')
   })
 
-  test('VF ports have port functions; hw_addr set through rxnetlink is what the tool shows', async () => {
+  test('VF ports: port function hw_addr set as the tool would, with the same outcome', async () => {
     const ports = await dl.ports.list(H)
     const vfs = ports.filter((p) => p.flavour === 'pcivf')
     expect(vfs.length).toBe(2)
     const vf = vfs[0]!
-    const after = await dl.ports.set(vf.handle as `${string}/${string}/${number}`, {
-      function: { hwAddr: '02:00:00:00:00:42' },
-    })
-    expect(after.function?.hwAddr).toBe('02:00:00:00:00:42')
-    const tool = devlinkJson<{ port: ByHandle<{ function?: { hw_addr?: string } }> }>(
-      ns.name,
-      'port',
-      'show',
-      vf.handle,
-    )
-    expect(tool.port[vf.handle]?.function?.hw_addr).toBe('02:00:00:00:00:42')
+    const tool = devlink(ns.name, 'port', 'function', 'set', vf.handle, 'hw_addr', '02:00:00:00:00:41')
+    const ours = await dl.ports
+      .set(vf.handle as `${string}/${string}/${number}`, { function: { hwAddr: '02:00:00:00:00:42' } })
+      .then(
+        (p) => ({ ok: true, p }),
+        (e: unknown) => ({ ok: false, e }),
+      )
+    expect(ours.ok).toBe(tool.ok)
+    if ('p' in ours) {
+      expect(ours.p.function?.hwAddr).toBe('02:00:00:00:00:42')
+      const shown = devlinkJson<{ port: ByHandle<{ function?: { hw_addr?: string } }> }>(
+        ns.name,
+        'port',
+        'show',
+        vf.handle,
+      )
+      expect(shown.port[vf.handle]?.function?.hw_addr).toBe('02:00:00:00:00:42')
+    } else {
+      // The kernel's extended ack, pointing at the attribute it refused.
+      expect(ours.e).toBeInstanceOf(NetlinkError)
+      expect(ours.e).toMatchObject({ code: 'EOPNOTSUPP', attrPath: 'portFunction.hwAddr' })
+    }
   })
 
   test('rate objects: leaves of VFs, a node, tx_share/tx_max and parent, as `devlink port function rate show`', async () => {
@@ -259,7 +270,7 @@ describe('health reporters', () => {
     auto_dump?: boolean
   }
   const toolHealth = () =>
-    devlinkJson<{ health: ByHandle<ToolReporter[]> }>(ns.name, 'health', 'show', H).health[H] ?? []
+    devlinkJson<{ health: ByHandle<ToolReporter[]> }>(ns.name, 'health', 'show').health[H] ?? []
 
   test('health.list: the reporters `devlink health show` lists, with state and counters', async () => {
     const ours = await dl.health.list(H)
@@ -351,11 +362,11 @@ describe('health reporters', () => {
 
 describe('resources, traps, notifications', () => {
   test('resources: the tree `devlink resource show` prints', async () => {
-    type ToolRes = { name: string; size: number; occ?: number; resources?: ToolRes[] }
+    type ToolRes = { name: string; size: number | string; occ?: number; resources?: ToolRes[] }
     const tool =
       devlinkJson<{ resources: ByHandle<ToolRes[]> }>(ns.name, 'resource', 'show', H).resources[H] ?? []
     const flat = (
-      list: Array<{ name: string; size: number; children?: unknown[]; resources?: unknown[] }>,
+      list: Array<{ name: string; size: number | string; children?: unknown[]; resources?: unknown[] }>,
       at = '',
     ): string[] =>
       list.flatMap((r) => [
@@ -369,7 +380,7 @@ describe('resources, traps, notifications', () => {
 
   test('traps: names, type, action, generic and group as `devlink trap show`', async () => {
     type ToolTrap = { name: string; type: string; generic: boolean; action: string; group: string }
-    const tool = devlinkJson<{ trap: ByHandle<ToolTrap[]> }>(ns.name, 'trap', 'show', H).trap[H] ?? []
+    const tool = devlinkJson<{ trap: ByHandle<ToolTrap[]> }>(ns.name, 'trap', 'show').trap[H] ?? []
     const ours = await dl.traps.list(H)
     expect(ours.length).toBe(tool.length)
     for (const t of tool)

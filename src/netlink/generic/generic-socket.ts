@@ -128,7 +128,9 @@ export class GenericSocket<D extends AttrDecls> {
     const spec = specFor(set)
     const req = encodeRequest(spec, this.family.id, flags, { cmd, version: this.family.version }, attrs)
     const replies = await this.sock.request(req, operation)
-    return replies.map((m) => decodeMessage(spec, m).attrs)
+    // Some families answer a request in several parts closed by NLMSG_DONE (devlink's fmsg and
+    // resource replies); only the family's own messages carry attributes.
+    return replies.filter((m) => m.type === this.family.id).map((m) => decodeMessage(spec, m).attrs)
   }
 
   async dumpAs<E extends AttrDecls>(
