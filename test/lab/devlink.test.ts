@@ -38,6 +38,14 @@ afterAll(() => {
 
 type ByHandle<T> = Record<string, T>
 
+async function using_<T extends { close(): void }>(c: T, fn: (c: T) => Promise<void>): Promise<void> {
+  try {
+    await fn(c)
+  } finally {
+    c.close()
+  }
+}
+
 describe('devices and info', () => {
   test('devices.list / get: the instances `devlink dev show` lists', async () => {
     const tool = devlinkJson<{ dev: ByHandle<unknown> }>(ns.name, 'dev', 'show')
@@ -178,6 +186,15 @@ describe('ports', () => {
     // Neither can split (netdevsim ports are not splittable) or both did (then undo).
     expect(split || toolSplit.ok).toBe(split && toolSplit.ok)
     await expect(dl.ports.split(port, 1)).rejects.toMatchObject({ field: '' })
+    const toolUnsplit = devlink(ns.name, 'port', 'unsplit', port)
+    const unsplit = await dl.ports.unsplit(port).then(
+      () => true,
+      (e: unknown) => {
+        expect(e).toBeInstanceOf(NetlinkError)
+        return false
+      },
+    )
+    expect(unsplit || toolUnsplit.ok).toBe(unsplit && toolUnsplit.ok)
   })
 })
 
@@ -406,6 +423,30 @@ describe('resources, traps, notifications', () => {
       devlink(ns.name, 'dev', 'param', 'set', H, 'name', 'max_macs', 'value', '30', 'cmode', 'driverinit').ok,
     ).toBe(true)
     expect(await got).toMatchObject({ type: 'param', action: 'new', param: { handle: H, type: 'u32' } })
+  })
+
+  test('reload into another namespace and back (netns fd), with port events on the way', async () => {
+    const other = new TestNetns('devlink2')
+    try {
+      const events: DevlinkEvent[] = []
+      const sub = dl.events$.subscribe((e) => events.push(e))
+      await new Promise((r) => setTimeout(r, 300))
+      await dl.reload(H, { netns: other.name })
+      expect((await dl.devices.list()).map((d) => d.handle)).not.toContain(H)
+      await using_(await openDevlink({ netns: other.name }), async (dl2) => {
+        expect((await dl2.devices.list()).map((d) => d.handle)).toContain(H)
+        await dl2.reload(H, { netns: ns.name })
+      })
+      expect((await dl.devices.list()).map((d) => d.handle)).toContain(H)
+      await new Promise((r) => setTimeout(r, 300))
+      sub.unsubscribe()
+      // The instance left and came back: devlink said so (dev del/new), ports included.
+      expect(events.some((e) => e.type === 'dev' && e.action === 'del' && e.device.handle === H)).toBe(true)
+      expect(events.some((e) => e.type === 'dev' && e.action === 'new' && e.device.handle === H)).toBe(true)
+      expect(events.some((e) => e.type === 'port' && e.action === 'new' && e.port.device === H)).toBe(true)
+    } finally {
+      other.remove()
+    }
   })
 
   test('kernel support as nlctrl reports it', () => {

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { type EthtoolClient, InvalidInputError, NotSupportedError, openEthtool } from '../../src/index.ts'
+import {
+  type EthtoolClient,
+  type EthtoolEvent,
+  InvalidInputError,
+  NotSupportedError,
+  openEthtool,
+} from '../../src/index.ts'
 import { ethtoolChannels } from '../helpers/ethtool.ts'
 import { sh, TestNetns } from '../helpers/netns.ts'
 import {
@@ -44,6 +50,25 @@ describe('netdevsim ports: channels and rings', () => {
 
   test('channels as `ethtool -l`', async () => {
     expect(await et.channels.get(dev)).toMatchObject(ethtoolChannels(ns.name, dev))
+  })
+
+  test('channels set as `ethtool -L`, announced on the monitor group', async () => {
+    const cur = await et.channels.get(dev)
+    const target = cur.combined > 1 ? cur.combined - 1 : Math.min(cur.maxCombined, 2)
+    const events: EthtoolEvent[] = []
+    const sub = et.events$.subscribe((e) => events.push(e))
+    await new Promise((r) => setTimeout(r, 300))
+    const after = await et.channels.set(dev, { combined: target })
+    expect(after.combined).toBe(target)
+    expect(ethtoolChannels(ns.name, dev).combined).toBe(target)
+    await new Promise((r) => setTimeout(r, 300))
+    sub.unsubscribe()
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'channels',
+        channels: expect.objectContaining({ ifname: dev, combined: target }),
+      }),
+    )
   })
 
   test('rings get/set as `ethtool -g` / `-G`', async () => {
@@ -129,6 +154,16 @@ describe('virtio-net: RSS', () => {
     const e2 = await et.rss.set(dev, { key: new Uint8Array(cur.key.length + 1) }).catch((e: unknown) => e)
     expect(e2).toMatchObject({ field: 'key' })
     expect((await et.rss.get(dev)).table).toEqual(cur.table)
+  })
+
+  test('what the device or kernel cannot do is a NotSupportedError', async () => {
+    // virtio-net hashes with Toeplitz only.
+    await expect(et.rss.set(dev, { hfunc: 'xor' })).rejects.toBeInstanceOf(NotSupportedError)
+    // Forcing netlink on a kernel without ETHTOOL_MSG_RSS_SET.
+    if (!et.backends.rssNotifications) {
+      using nl = await openEthtool({ netns: ns.name, backend: 'netlink' })
+      await expect(nl.rss.set(dev, { hfunc: 'toeplitz' })).rejects.toBeInstanceOf(NotSupportedError)
+    }
   })
 
   test('contexts: the dump lists the default one; virtio-net has no additional contexts', async () => {
