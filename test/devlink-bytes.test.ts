@@ -167,6 +167,51 @@ describe('devlink request bytes, as `devlink` would send them', () => {
     }
   })
 
+  test('every configuration mode: runtime, driverinit, permanent', async () => {
+    for (const [cmode, n] of [
+      ['runtime', 0],
+      ['driverinit', 1],
+      ['permanent', 2],
+    ] as const) {
+      const t = new Recorder({
+        [CMD.PARAM_GET]: [
+          paramReply('multi', 3, [
+            [0, u32(1)],
+            [1, u32(2)],
+            [2, u32(3)],
+          ]),
+        ],
+      })
+      const p = await DevlinkClient.overTransport(t).params.set('pci/0000:03:00.0', 'multi', 7, { cmode })
+      expect(t.last(CMD.PARAM_SET)).toEqual(
+        genl(
+          CMD.PARAM_SET,
+          nla(1, str('pci')),
+          nla(2, str('0000:03:00.0')),
+          nla(81, str('multi')),
+          nla(83, u8(3)),
+          nla(86, u32(7)),
+          nla(87, u8(n)),
+        ),
+      )
+      expect(p.values.map((v) => v.cmode)).toEqual(['runtime', 'driverinit', 'permanent'])
+    }
+    // With several modes, the caller must say which.
+    const t = new Recorder({
+      [CMD.PARAM_GET]: [
+        paramReply('multi', 3, [
+          [0, u32(1)],
+          [2, u32(3)],
+        ]),
+      ],
+    })
+    await expect(
+      DevlinkClient.overTransport(t).params.set('pci/0000:03:00.0', 'multi', 7),
+    ).rejects.toMatchObject({
+      field: 'cmode',
+    })
+  })
+
   test('parameter values are checked against the parameter before anything is set', async () => {
     const t = new Recorder({ [CMD.PARAM_GET]: [paramReply('p_u8', 1, [[1, u8(1)]])] })
     const dl = DevlinkClient.overTransport(t)
