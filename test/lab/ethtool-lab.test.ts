@@ -166,6 +166,41 @@ describe('virtio-net: RSS', () => {
     }
   })
 
+  test('6.17+ (RSS_SET, RSS_NTF): set goes over netlink, the change is announced, flow hashing is reported', async () => {
+    if (!et.backends.rssNotifications) return // 6.12: covered by the ioctl tests above
+    expect(et.backends).toMatchObject({ rssSet: 'netlink', rssContexts: 'netlink' })
+    const cur = await et.rss.get(dev)
+    const events: EthtoolEvent[] = []
+    const sub = et.events$.subscribe((e) => events.push(e))
+    await new Promise((r) => setTimeout(r, 300))
+    const key = Uint8Array.from({ length: cur.key.length }, (_, i) => (i * 3 + 5) & 0xff)
+    await et.rss.set(dev, { key })
+    await new Promise((r) => setTimeout(r, 300))
+    sub.unsubscribe()
+    const ev = events.find((e) => e.type === 'rss')
+    expect(ev).toBeDefined()
+    if (ev?.type === 'rss') {
+      expect(ev.rss.ifname).toBe(dev)
+      expect(Buffer.from(ev.rss.key).toString('hex')).toBe(Buffer.from(key).toString('hex'))
+    }
+    // Which header fields feed the hash, per flow type, as `ethtool -n DEV rx-flow-hash tcp4` says.
+    const rss = await et.rss.get(dev)
+    const names: Record<string, string> = {
+      L2DA: 'l2da',
+      'VLAN tag': 'vlan',
+      'L3 proto': 'l3Proto',
+      'IP SA': 'ipSrc',
+      'IP DA': 'ipDst',
+      'L4 bytes 0 & 1 [TCP/UDP src port]': 'l4b01',
+      'L4 bytes 2 & 3 [TCP/UDP dst port]': 'l4b23',
+    }
+    for (const flow of ['tcp4', 'udp6'] as const) {
+      const lines = ethtoolIn(ns.name, '-n', dev, 'rx-flow-hash', flow).split('\n').slice(1)
+      const fields = lines.map((l) => names[l.trim()]).filter((x): x is string => !!x)
+      expect(rss.flowHash?.[flow]).toEqual(fields)
+    }
+  })
+
   test('contexts: the dump lists the default one; virtio-net has no additional contexts', async () => {
     const list = await et.rss.contexts.list(dev)
     expect(list.map((r) => r.context)).toEqual([0])
