@@ -105,3 +105,11 @@ export {
 } from './netlink/socket/index.ts'
 export { type NetnsRef, SysError } from './netlink/sys/index.ts'
 export { InvalidInputError } from './netlink/validate.ts'
+export {
+  type DeviceState,
+  type DeviceStateOptions,
+  deviceState$,
+  link$,
+  type StateChange,
+  type StateUpdate,
+} from './state/index.ts'

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseIp, parsePrefix } from '../../util/ip.ts'
+import type { NetlinkMessage } from '../codec/index.ts'
 import {
   attr,
   attrSet,
@@ -61,7 +62,7 @@ const addrAttrs = attrSet('address', {
   targetNetnsid: attr.s32(10),
   proto: attr.u8(11),
 })
-const addrMessage = messageSpec(ifaddrmsg, addrAttrs)
+export const addrMessage = messageSpec(ifaddrmsg, addrAttrs)
 
 /** An IP address on a link. */
 export interface Address {
@@ -101,6 +102,29 @@ const addressSpecSchema = z
   .strict()
 export type AddressSpec = z.input<typeof addressSpecSchema>
 
+/** The typed view of an RTM_NEWADDR / RTM_DELADDR message. */
+export function decodeAddress(m: NetlinkMessage): Address {
+  const { header: h, attrs: a } = decodeMessage(addrMessage, m)
+  const addr = formatIp(a.address ?? a.local) ?? ''
+  const local = formatIp(a.local)
+  const entry: Address = {
+    index: h.index,
+    family: h.family === AF_INET6 ? 'inet6' : 'inet',
+    address: addr,
+    prefixLength: h.prefixlen,
+    scope: scopeNames.get(h.scope as 0) ?? h.scope,
+    flags: a.flags ?? [],
+  }
+  if (local && local !== addr) entry.local = local
+  if (a.broadcast) entry.broadcast = formatIp(a.broadcast)
+  if (a.label) entry.label = a.label
+  if (a.cacheinfo) {
+    entry.preferredLifetime = a.cacheinfo.preferred
+    entry.validLifetime = a.cacheinfo.valid
+  }
+  return entry
+}
+
 const scopeNames = new Map(Object.entries(SCOPES).map(([k, v]) => [v, k as AddressScope]))
 
 export class AddressApi {
@@ -119,26 +143,8 @@ export class AddressApi {
     const out: Address[] = []
     for (const m of msgs) {
       if (m.type !== RTM.NEWADDR) continue
-      const { header: h, attrs: a } = decodeMessage(addrMessage, m)
-      if (index && h.index !== index) continue
-      const addr = formatIp(a.address ?? a.local) ?? ''
-      const local = formatIp(a.local)
-      const entry: Address = {
-        index: h.index,
-        family: h.family === AF_INET6 ? 'inet6' : 'inet',
-        address: addr,
-        prefixLength: h.prefixlen,
-        scope: scopeNames.get(h.scope as 0) ?? h.scope,
-        flags: a.flags ?? [],
-      }
-      if (local && local !== addr) entry.local = local
-      if (a.broadcast) entry.broadcast = formatIp(a.broadcast)
-      if (a.label) entry.label = a.label
-      if (a.cacheinfo) {
-        entry.preferredLifetime = a.cacheinfo.preferred
-        entry.validLifetime = a.cacheinfo.valid
-      }
-      out.push(entry)
+      const a = decodeAddress(m)
+      if (!index || a.index === index) out.push(a)
     }
     return out
   }

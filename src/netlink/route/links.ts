@@ -4,6 +4,7 @@ import {
   decodeMessage,
   encodeRequest,
   NetlinkError,
+  type NetlinkMessage,
   NLM_F_CREATE,
   NLM_F_EXCL,
   type SetValue,
@@ -24,6 +25,12 @@ import {
 } from './link-schema.ts'
 
 type LinkAttrs = SetValue<typeof linkAttrs>
+
+/** The typed view of an RTM_NEWLINK / RTM_DELLINK message. */
+export function decodeLink(m: NetlinkMessage): Link {
+  const { header, attrs } = decodeMessage(linkMessage, m)
+  return toLink(header, attrs)
+}
 
 const RTEXT_FILTER_VF = 1
 const RTEXT_FILTER_SKIP_STATS = 1 << 3
@@ -63,11 +70,7 @@ export class LinkApi {
     const req = encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { extMask: extMask(options) })
     const msgs = await this.sock.dump(req, 'links.list')
     const out: Link[] = []
-    for (const m of msgs) {
-      if (m.type !== RTM.NEWLINK) continue
-      const { header, attrs } = decodeMessage(linkMessage, m)
-      out.push(toLink(header, attrs))
-    }
+    for (const m of msgs) if (m.type === RTM.NEWLINK) out.push(decodeLink(m))
     return out
   }
 
@@ -80,8 +83,7 @@ export class LinkApi {
         : encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { ifname: dev, extMask: EXT_MASK_VF })
     const [reply] = await this.sock.request(req, `links.get(${dev})`)
     if (!reply) throw new NetlinkError(`links.get(${dev})`, 19)
-    const { header, attrs } = decodeMessage(linkMessage, reply)
-    return toLink(header, attrs)
+    return decodeLink(reply)
   }
 
   /** The link, or undefined when it does not exist. */
@@ -259,8 +261,7 @@ export class LinkApi {
       filter((e) => e.kind === 'overrun' || e.message.type === RTM.NEWLINK || e.message.type === RTM.DELLINK),
       map((e): LinkEvent => {
         if (e.kind === 'overrun') return { type: 'overrun' }
-        const { header, attrs } = decodeMessage(linkMessage, e.message)
-        return { type: e.message.type === RTM.NEWLINK ? 'new' : 'del', link: toLink(header, attrs) }
+        return { type: e.message.type === RTM.NEWLINK ? 'new' : 'del', link: decodeLink(e.message) }
       }),
     )
   }

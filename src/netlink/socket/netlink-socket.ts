@@ -103,6 +103,7 @@ interface Pending {
   dump: boolean
   replies: NetlinkMessage[]
   interrupted: boolean
+  acceptInterrupted: boolean
   attempts: number
   resolve(messages: NetlinkMessage[]): void
   reject(err: Error): void
@@ -155,10 +156,18 @@ export class NetlinkSocket {
     return this.start(req, operation, false)
   }
 
-  /** Sends a dump request; resolves to every message of the dump, retrying interrupted dumps. */
-  dump(req: EncodedRequest, operation: string): Promise<NetlinkMessage[]> {
+  /**
+   * Sends a dump request; resolves to every message of the dump. A dump the kernel flags as
+   * inconsistent (NLM_F_DUMP_INTR) is retried, unless `acceptInterrupted` is set: a caller that
+   * also listens to the family's notifications can repair the dump with them instead.
+   */
+  dump(
+    req: EncodedRequest,
+    operation: string,
+    options: { acceptInterrupted?: boolean } = {},
+  ): Promise<NetlinkMessage[]> {
     // The kernel runs one dump per socket at a time; later ones wait their turn here.
-    const run = this.dumpQueue.then(() => this.start(req, operation, true))
+    const run = this.dumpQueue.then(() => this.start(req, operation, true, options.acceptInterrupted))
     this.dumpQueue = run.catch(() => undefined)
     return run
   }
@@ -186,6 +195,14 @@ export class NetlinkSocket {
     })
   }
 
+  /**
+   * Reads and dispatches everything already queued on the socket, without waiting. Lets a
+   * caller deal with old notifications before it sends a request whose answer supersedes them.
+   */
+  flush(): void {
+    this.drain()
+  }
+
   close(): void {
     if (this.closed) return
     this.closed = true
@@ -201,10 +218,25 @@ export class NetlinkSocket {
     this.close()
   }
 
-  private start(req: EncodedRequest, op: string, dump: boolean): Promise<NetlinkMessage[]> {
+  private start(
+    req: EncodedRequest,
+    op: string,
+    dump: boolean,
+    acceptInterrupted = false,
+  ): Promise<NetlinkMessage[]> {
     if (this.closed) return Promise.reject(new SocketClosedError(op))
     return new Promise((resolve, reject) => {
-      const p: Pending = { op, req, dump, replies: [], interrupted: false, attempts: 0, resolve, reject }
+      const p: Pending = {
+        op,
+        req,
+        dump,
+        replies: [],
+        interrupted: false,
+        acceptInterrupted,
+        attempts: 0,
+        resolve,
+        reject,
+      }
       this.send(p)
     })
   }
@@ -284,7 +316,7 @@ export class NetlinkSocket {
         const ack = parseAck(m, true)
         this.pending.delete(m.seq)
         if (ack.errno !== 0) p.reject(ackError(p.op, ack, p.req))
-        else if (!p.interrupted) p.resolve(p.replies)
+        else if (!p.interrupted || p.acceptInterrupted) p.resolve(p.replies)
         else if (p.attempts >= DUMP_RETRIES) p.reject(new DumpInterruptedError(p.op, p.attempts))
         else {
           p.replies = []

@@ -1,0 +1,2 @@
+export * from './device-state.ts'
+export { deepEqual } from './equal.ts'

@@ -1,0 +1,164 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { filter, firstValueFrom, type Subscription, skip, take } from 'rxjs'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { openRoute } from '../src/index.ts'
+import { deviceState$, link$, type StateUpdate } from '../src/state/index.ts'
+import { TestNetns } from './helpers/netns.ts'
+
+let ns: TestNetns
+beforeAll(() => {
+  ns = new TestNetns('state')
+})
+afterAll(() => ns?.remove())
+
+const fds = () => readdirSync('/proc/self/fd').length
+const ipNames = () =>
+  ns
+    .ipJson<Array<{ ifname: string; ifindex: number; mtu: number }>>('link', 'show')
+    .map((l) => `${l.ifindex}:${l.ifname}:${l.mtu}`)
+    .sort()
+const stateNames = (u: StateUpdate) =>
+  [...u.state.links.values()].map((l) => `${l.index}:${l.name}:${l.mtu}`).sort()
+
+/** Waits until `check` holds for the latest snapshot (or times out). */
+async function settle(
+  updates: StateUpdate[],
+  check: (u: StateUpdate) => boolean,
+  ms = 20_000,
+): Promise<StateUpdate> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const last = updates.at(-1)
+    if (last && check(last)) return last
+    if (Date.now() > deadline) throw new Error(`state did not settle; last seq ${last?.seq}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+describe('device state', () => {
+  test('the first snapshot matches ip; a change made by another program appears', async () => {
+    ns.ip('link', 'add', 's0', 'type', 'veth', 'peer', 'name', 's1')
+    ns.ip('addr', 'add', '10.7.0.1/24', 'dev', 's0')
+    const first = await firstValueFrom(deviceState$({ netns: ns.name }))
+    expect(first.reason).toBe('initial')
+    expect(stateNames(first)).toEqual(ipNames())
+    expect([...first.state.addresses.values()].map((a) => a.address)).toContain('10.7.0.1')
+
+    const mtu = firstValueFrom(
+      link$('s0', { netns: ns.name }).pipe(
+        filter((l) => l?.mtu === 1234),
+        take(1),
+      ),
+    )
+    await new Promise((r) => setTimeout(r, 100))
+    ns.ip('link', 'set', 's0', 'mtu', '1234')
+    expect((await mtu)?.mtu).toBe(1234)
+  })
+
+  test('each emission lists its changes', async () => {
+    const updates: StateUpdate[] = []
+    const sub = deviceState$({ netns: ns.name }).subscribe({
+      next: (u) => updates.push(u),
+      error: (e) => console.error('STATE ERROR', e),
+    })
+    await settle(updates, () => true)
+    ns.ip('link', 'add', 'c0', 'type', 'ifb')
+    const isC0 = (c: StateUpdate['changes'][number], op: string) =>
+      c.kind === 'link' && c.op === op && (c.after ?? c.before)?.name === 'c0'
+    const added = await settle(updates, (u) => u.changes.some((c) => isC0(c, 'add')))
+    expect(added.reason).toBe('event')
+    expect(added.changes.find((c) => isC0(c, 'add'))).toMatchObject({ after: { name: 'c0', kind: 'ifb' } })
+    ns.ip('link', 'del', 'c0')
+    const deleted = await settle(updates, (u) => u.changes.some((c) => isC0(c, 'del')))
+    expect(deleted.changes.find((c) => isC0(c, 'del'))).toMatchObject({ before: { name: 'c0' } })
+    expect(deleted.seq).toBeGreaterThan(added.seq)
+    sub.unsubscribe()
+  })
+
+  test('start-up during a burst of changes misses nothing and applies nothing twice', async () => {
+    const burst = spawn('ip', ['-n', ns.name, '-batch', '-'])
+    burst.stdin.end(Array.from({ length: 1500 }, (_, i) => `link add r${i} group 77 type ifb`).join('\n'))
+    const updates: StateUpdate[] = []
+    const sub = deviceState$({ netns: ns.name }).subscribe({
+      next: (u) => updates.push(u),
+      error: (e) => console.error('STATE ERROR', e),
+    })
+    await new Promise((r) => burst.on('exit', r))
+    const last = await settle(updates, (u) => stateNames(u).length === ipNames().length)
+    expect(stateNames(last)).toEqual(ipNames())
+    sub.unsubscribe()
+    // One request for all of them: deleting links one by one costs the kernel an RCU grace period each.
+    ns.ip('link', 'del', 'group', '77')
+  }, 60_000)
+
+  test('a storm that overruns a small receive buffer ends in a resync equal to a fresh dump and to ip', async () => {
+    const updates: StateUpdate[] = []
+    const sub = deviceState$({ netns: ns.name, receiveBuffer: 32 * 1024 }).subscribe({
+      next: (u) => updates.push(u),
+      error: (e) => console.error('STATE ERROR', e),
+    })
+    await settle(updates, () => true)
+    // 5,000 links created and changed one by one, as fast as ip can; then 3,000 more created
+    // and 5,000 deleted at once (a whole device group).
+    const lines: string[] = []
+    for (let i = 0; i < 2500; i++) lines.push(`link add st${i} group 42 type veth peer name su${i} group 42`)
+    for (let i = 0; i < 2500; i++) lines.push(`link set st${i} mtu 1400`, `link set su${i} up`)
+    for (let i = 0; i < 1500; i++) lines.push(`link add sk${i} type veth peer name sl${i}`)
+    lines.push('link del group 42')
+    const r = spawnSync('ip', ['-n', ns.name, '-batch', '-'], { input: lines.join('\n') })
+    expect(r.status).toBe(0)
+    const expected = ipNames()
+    const last = await settle(
+      updates,
+      (u) => JSON.stringify(stateNames(u)) === JSON.stringify(expected),
+      60_000,
+    )
+    expect(updates.some((u) => u.reason === 'resync')).toBe(true)
+    const rt = await openRoute({ netns: ns.name })
+    const dump = (await rt.links.list()).map((l) => `${l.index}:${l.name}:${l.mtu}`).sort()
+    rt.close()
+    expect(stateNames(last)).toEqual(dump)
+    expect(stateNames(last)).toEqual(expected)
+    sub.unsubscribe()
+  }, 120_000)
+
+  test('subscribers share one set of sockets, and 1,000 subscribe/unsubscribe cycles leak nothing', async () => {
+    // Let the previous test's teardown finish (the poller closes its eventfd once idle).
+    await new Promise((r) => setTimeout(r, 200))
+    const before = fds()
+    const a = deviceState$({ netns: ns.name })
+    const s1 = a.subscribe()
+    await firstValueFrom(a)
+    const withOne = fds()
+    const s2 = deviceState$({ netns: ns.name }).subscribe()
+    const late = await firstValueFrom(deviceState$({ netns: ns.name }))
+    expect(late.seq).toBeGreaterThan(0)
+    // A second store would have opened two more sockets.
+    expect(fds()).toBeLessThanOrEqual(withOne)
+    s1.unsubscribe()
+    s2.unsubscribe()
+    await new Promise((r) => setTimeout(r, 50))
+    expect(fds()).toBe(before)
+
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const cycles = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const sub: Subscription = deviceState$({ netns: ns.name }).subscribe()
+        if (i % 10 === 0) await firstValueFrom(deviceState$({ netns: ns.name }).pipe(skip(0)))
+        sub.unsubscribe()
+      }
+      await new Promise((r) => setTimeout(r, 100))
+      gc()
+      return process.memoryUsage().heapUsed
+    }
+    // Warm up (JIT, caches), then 1,000 cycles must not grow the heap beyond noise.
+    const heapBefore = await cycles(100)
+    const heapAfter = await cycles(1000)
+    expect(fds()).toBe(before)
+    expect(heapAfter - heapBefore).toBeLessThan(4 * 1024 * 1024)
+  }, 120_000)
+})
