@@ -93,6 +93,27 @@ export {
   type VxlanInfo,
 } from './netlink/route/index.ts'
 export {
+  type Action,
+  type ActionOptions,
+  type ActionSpec,
+  BulkError,
+  type ClassOptions,
+  type ClassSpec,
+  type ControlAction,
+  type Filter,
+  type FilterOptions,
+  type FilterSelect,
+  type FilterSpec,
+  type Qdisc,
+  type QdiscDelete,
+  type QdiscOptions,
+  type QdiscSpec,
+  TcApi,
+  type TcClass,
+  type TcEvent,
+  type TcStats,
+} from './netlink/route/tc/index.ts'
+export {
   DumpInterruptedError,
   multicast$,
   NETLINK_GENERIC,

@@ -1,9 +1,18 @@
 import { distinctUntilChanged, map, Observable, ReplaySubject, share } from 'rxjs'
+import type { NetlinkMessage } from '../netlink/codec/index.ts'
 import type { Address, Link } from '../netlink/route/index.ts'
+import type { Filter, Qdisc, TcClass } from '../netlink/route/tc/index.ts'
 import { NETLINK_ROUTE, NetlinkSocket } from '../netlink/socket/index.ts'
 import type { NetnsRef } from '../netlink/sys/index.ts'
 import { deepEqual } from './equal.ts'
-import { addressSource, linkSource, type StateSource } from './sources.ts'
+import {
+  type CollectionName,
+  type Collections,
+  emptyCollections,
+  type Names,
+  SOURCES,
+  type StateSource,
+} from './sources.ts'
 
 /** An immutable snapshot of a namespace's devices. */
 export interface DeviceState {
@@ -11,19 +20,34 @@ export interface DeviceState {
   readonly links: ReadonlyMap<number, Link>
   /** Addresses by `index/address/prefixLength`. */
   readonly addresses: ReadonlyMap<string, Address>
+  /** Qdiscs by `index/handle/parent`. */
+  readonly qdiscs: ReadonlyMap<string, Qdisc>
+  /** Classes by `index/classid`. */
+  readonly classes: ReadonlyMap<string, TcClass>
+  /** Filters by `index/parent/chain/pref/protocol/handle` (handle `-` for the classifier itself). */
+  readonly filters: ReadonlyMap<string, Filter>
 }
 
+type Item = { link: Link; address: Address; qdisc: Qdisc; class: TcClass; filter: Filter }
+const KIND = {
+  links: 'link',
+  addresses: 'address',
+  qdiscs: 'qdisc',
+  classes: 'class',
+  filters: 'filter',
+} as const satisfies Record<CollectionName, keyof Item>
+
 /** One change between two snapshots. */
-export type StateChange =
-  | { kind: 'link'; op: 'add' | 'change' | 'del'; key: string; before?: Link; after?: Link }
-  | { kind: 'address'; op: 'add' | 'change' | 'del'; key: string; before?: Address; after?: Address }
+export type StateChange = {
+  [K in keyof Item]: { kind: K; op: 'add' | 'change' | 'del'; key: string; before?: Item[K]; after?: Item[K] }
+}[keyof Item]
 
 export interface StateUpdate {
   readonly state: DeviceState
   readonly changes: readonly StateChange[]
   /**
    * Why this snapshot was made: the first one (`initial`), notifications (`event`), or a re-dump
-   * after notifications were lost (`resync`: overrun or an interrupted dump).
+   * after notifications were lost (`resync`: a receive-buffer overrun or an undecodable one).
    */
   readonly reason: 'initial' | 'event' | 'resync'
   /** Increases by one per emission. */
@@ -34,14 +58,6 @@ export interface DeviceStateOptions {
   netns?: NetnsRef
   /** Receive buffer of the notification socket (default 4 MiB). */
   receiveBuffer?: number
-}
-
-type Collections = { links: Map<string, Link>; addresses: Map<string, Address> }
-type Kind = keyof Collections
-const KIND: Record<Kind, StateChange['kind']> = { links: 'link', addresses: 'address' }
-const SOURCES: { [K in Kind]: StateSource<Collections[K] extends Map<string, infer V> ? V : never> } = {
-  links: linkSource,
-  addresses: addressSource,
 }
 
 const registry = new Map<string, Observable<StateUpdate>>()
@@ -86,21 +102,30 @@ export function link$(name: string, options: DeviceStateOptions = {}): Observabl
   )
 }
 
+const copy = (c: Collections): Collections => ({
+  links: new Map(c.links),
+  addresses: new Map(c.addresses),
+  qdiscs: new Map(c.qdiscs),
+  classes: new Map(c.classes),
+  filters: new Map(c.filters),
+})
+
 class StateStore {
   private dumps: NetlinkSocket | undefined
   private events: NetlinkSocket | undefined
-  private state: Collections = { links: new Map(), addresses: new Map() }
+  private state = emptyCollections()
   private pending: StateChange[] = []
   /** Notifications received while a dump is running: applied after it. */
-  private buffered: Array<() => void> | undefined
+  private buffered: NetlinkMessage[] | undefined
   private resyncWanted = false
+  private resyncing = false
   /** Notifications queued before a re-dump describe older states than the dump: dropped. */
   private discarding = false
-  private resyncing = false
   private flushScheduled = false
   private seq = 0
   private stopped = false
   private subscription: { unsubscribe(): void } | undefined
+  private readonly names: Names = (i) => this.state.links.get(String(i))?.name ?? ''
 
   constructor(
     private readonly options: DeviceStateOptions,
@@ -115,7 +140,7 @@ class StateStore {
         netns: this.options.netns,
         receiveBuffer: this.options.receiveBuffer ?? 4 * 1024 * 1024,
       })
-      const groups = Object.values(SOURCES).flatMap((s) => s.groups)
+      const groups = [...new Set(SOURCES.flatMap((s) => s.groups))]
       this.subscription = this.events.notifications(groups).subscribe({
         next: (e) => {
           if (e.kind === 'overrun') this.requestResync()
@@ -137,51 +162,52 @@ class StateStore {
     this.dumps?.close()
   }
 
-  private onMessage(m: Parameters<StateSource<unknown>['fromMessage']>[0]): void {
+  private onMessage(m: NetlinkMessage): void {
     if (this.discarding) return
-    for (const kind of Object.keys(SOURCES) as Kind[]) {
+    if (this.buffered) {
+      this.buffered.push(m)
+      return
+    }
+    if (this.applyMessage(m)) this.scheduleFlush()
+  }
+
+  /** Applies one notification; false if it was not one of ours or could not be read. */
+  private applyMessage(m: NetlinkMessage): boolean {
+    for (const source of SOURCES) {
       let r: ReturnType<StateSource<unknown>['fromMessage']>
       try {
-        r = SOURCES[kind].fromMessage(m)
+        r = source.fromMessage(m, this.names)
       } catch {
         // An undecodable notification means our view may be wrong: start over from a dump.
         this.requestResync()
-        return
+        return false
       }
       if (!r) continue
-      const apply = () => this.apply(kind, r.op, r.value as never)
-      if (this.buffered) this.buffered.push(apply)
-      else {
-        apply()
-        this.scheduleFlush()
-      }
-      return
+      this.apply(source, r.op, r.value)
+      return true
     }
+    return false
   }
 
-  private apply<K extends Kind>(
-    kind: K,
-    op: 'set' | 'del',
-    value: Collections[K] extends Map<string, infer V> ? V : never,
-  ): void {
-    const coll = this.state[kind] as Map<string, typeof value>
-    const source = SOURCES[kind] as StateSource<typeof value>
+  private apply(source: StateSource<unknown>, op: 'set' | 'del', value: unknown): void {
+    const coll = this.state[source.name] as Map<string, unknown>
     const key = source.key(value)
     const before = coll.get(key)
+    const kind = KIND[source.name]
     if (op === 'del') {
-      if (!before) return
+      for (const [name, k] of source.cascade?.(value, this.state) ?? []) {
+        const victim = (this.state[name] as Map<string, unknown>).get(k)
+        if (victim === undefined || (name === source.name && k === key)) continue
+        ;(this.state[name] as Map<string, unknown>).delete(k)
+        this.pending.push({ kind: KIND[name], op: 'del', key: k, before: victim } as StateChange)
+      }
+      if (before === undefined) return
       coll.delete(key)
-      this.pending.push({ kind: KIND[kind], op: 'del', key, before } as unknown as StateChange)
+      this.pending.push({ kind, op: 'del', key, before } as StateChange)
     } else {
-      if (before && deepEqual(before, value)) return
+      if (before !== undefined && deepEqual(before, value)) return
       coll.set(key, value)
-      this.pending.push({
-        kind: KIND[kind],
-        op: before ? 'change' : 'add',
-        key,
-        before,
-        after: value,
-      } as StateChange)
+      this.pending.push({ kind, op: before ? 'change' : 'add', key, before, after: value } as StateChange)
     }
   }
 
@@ -209,32 +235,35 @@ class StateStore {
     this.buffered = []
     try {
       this.dumps ??= new NetlinkSocket(NETLINK_ROUTE, { netns: this.options.netns })
-      const fresh: Collections = { links: new Map(), addresses: new Map() }
-      for (const kind of Object.keys(SOURCES) as Kind[]) {
-        const source = SOURCES[kind] as StateSource<unknown>
+      const fresh = emptyCollections()
+      const names: Names = (i) => fresh.links.get(String(i))?.name ?? ''
+      for (const source of SOURCES) {
         // An inconsistent dump is fine here: every change that made it so is also among the
         // notifications buffered meanwhile, and those are applied on top of it below.
-        const msgs = await this.dumps.dump(source.dumpRequest(), `state.${source.name}`, {
-          acceptInterrupted: true,
-        })
-        const coll = fresh[kind] as Map<string, unknown>
+        const msgs = await source.dump(this.dumps, fresh)
+        const coll = fresh[source.name] as Map<string, unknown>
         for (const m of msgs) {
-          const r = source.fromMessage(m)
+          const r = source.fromMessage(m, names)
           if (r?.op === 'set') coll.set(source.key(r.value), r.value)
         }
       }
       if (this.stopped) return
       // Diff the old view against the dump, then let buffered notifications bring it up to date.
       const old = this.state
-      this.state = { links: new Map(old.links), addresses: new Map(old.addresses) }
-      for (const kind of Object.keys(SOURCES) as Kind[]) {
-        const now = fresh[kind] as Map<string, never>
-        for (const [key, v] of old[kind] as Map<string, never>) if (!now.has(key)) this.apply(kind, 'del', v)
-        for (const v of now.values()) this.apply(kind, 'set', v)
+      this.state = copy(old)
+      for (const source of SOURCES) {
+        const now = fresh[source.name] as Map<string, unknown>
+        const coll = this.state[source.name] as Map<string, unknown>
+        for (const [key, v] of old[source.name] as Map<string, unknown>) {
+          if (now.has(key)) continue
+          coll.delete(key)
+          this.pending.push({ kind: KIND[source.name], op: 'del', key, before: v } as StateChange)
+        }
+        for (const v of now.values()) this.apply(source, 'set', v)
       }
       const buffered = this.buffered
       this.buffered = undefined
-      for (const apply of buffered) apply()
+      for (const m of buffered) this.applyMessage(m)
       this.flush(reason, true)
     } catch (e) {
       this.buffered = undefined
@@ -260,18 +289,12 @@ class StateStore {
     if (!always && this.pending.length === 0) return
     const changes = this.pending
     this.pending = []
-    // The maps handed out are never mutated again: the store copies before changing.
-    const state: DeviceState = {
-      links: toIndexMap(this.state.links),
-      addresses: new Map(this.state.addresses),
-    }
-    this.state = { links: new Map(this.state.links), addresses: new Map(this.state.addresses) }
+    // The maps handed out are never mutated again: the store works on copies from here on.
+    const links = new Map<number, Link>()
+    for (const l of this.state.links.values()) links.set(l.index, l)
+    const { addresses, qdiscs, classes, filters } = this.state
+    const state: DeviceState = { links, addresses, qdiscs, classes, filters }
+    this.state = copy(this.state)
     this.emit({ state, changes, reason, seq: ++this.seq })
   }
-}
-
-function toIndexMap(m: Map<string, Link>): Map<number, Link> {
-  const out = new Map<number, Link>()
-  for (const l of m.values()) out.set(l.index, l)
-  return out
 }

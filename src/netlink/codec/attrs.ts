@@ -24,8 +24,8 @@ const NLA_TYPE_MASK = 0x3fff
 export interface Codec<V> {
   readonly name: string
   /**
-   * Whether the payload is a nest of attributes, sent with NLA_F_NESTED (the default). A C
-   * structure (nla_bitfield32, tc_ratespec, …) is not: strict kernel validation refuses the flag.
+   * False for payloads that are not attribute streams (C structs): their attribute is sent
+   * without NLA_F_NESTED. Default true.
    */
   readonly nested?: boolean
   encodeInto(w: Writer, value: V, path: string): void
@@ -69,7 +69,12 @@ type Kind =
   | { kind: 'indexed'; item: AttrDecl; base: number }
   | { kind: 'submsg'; selector: string; codecs: Readonly<Record<string, () => Codec<unknown>>> }
 
-export type AttrDecl = Kind & { id: number; multi?: boolean }
+export type AttrDecl = Kind & {
+  id: number
+  multi?: boolean
+  /** Send this nest without NLA_F_NESTED, as iproute2 does for TCA_OPTIONS and action lists. */
+  unflagged?: boolean
+}
 
 type Single<D> = D extends { kind: 'int' }
   ? number
@@ -159,6 +164,11 @@ export const attr = {
     ({ id, kind: 'submsg', selector, codecs }) as const,
   /** The attribute may repeat; its value is the array of occurrences. */
   multi: <const D extends AttrDecl>(d: D) => ({ ...d, multi: true }) as D & { multi: true },
+  /**
+   * A nest sent without NLA_F_NESTED. Older kernel families (tc's TCA_OPTIONS, action lists)
+   * parse either way; iproute2 leaves the flag off, and so does this, byte for byte.
+   */
+  unflagged: <const D extends AttrDecl>(d: D) => ({ ...d, unflagged: true }) as D & { unflagged: true },
 }
 
 const structCodecs = new WeakMap<StructSpec, Codec<unknown>>()
@@ -199,18 +209,32 @@ function writeHeader(w: Writer, start: number, type: number): void {
   w.buf.writeUInt16LE(type, start + 2)
 }
 
-function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, siblings: object): void {
+function encodeSingle(
+  w: Writer,
+  d: Kind & { unflagged?: boolean },
+  id: number,
+  v: unknown,
+  path: string,
+  siblings: object,
+): void {
   const start = w.reserve(4)
   w.mark(start, path)
   let type = id
+  const flag = d.unflagged ? 0 : NLA_F_NESTED
   switch (d.kind) {
     case 'int':
       if (typeof v !== 'number') throw new EncodeError(`expected a number, got ${typeof v}`, path)
-      writeInt(w.buf, w.reserve(INT_WIDTH[d.width]), d.width, v, path)
+      {
+        const at = w.reserve(INT_WIDTH[d.width])
+        writeInt(w.buf, at, d.width, v, path)
+      }
       break
     case 'big':
       if (typeof v !== 'bigint' && typeof v !== 'number') throw new EncodeError('expected a bigint', path)
-      writeBig(w.buf, w.reserve(8), d.width, v, path)
+      {
+        const at = w.reserve(8)
+        writeBig(w.buf, at, d.width, v, path)
+      }
       break
     case 'string': {
       if (typeof v !== 'string') throw new EncodeError(`expected a string, got ${typeof v}`, path)
@@ -222,12 +246,14 @@ function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, 
     }
     case 'binary': {
       if (!(v instanceof Uint8Array)) throw new EncodeError('expected bytes (Uint8Array)', path)
-      w.buf.set(v, w.reserve(v.length))
+      const at = w.reserve(v.length)
+      w.buf.set(v, at)
       break
     }
     case 'opaque': {
       if (!(v instanceof RawAttr)) throw new EncodeError('expected a RawAttr', path)
-      w.buf.set(v.data, w.reserve(v.length))
+      const at = w.reserve(v.length)
+      w.buf.set(v.data, at)
       break
     }
     case 'mac': {
@@ -246,7 +272,10 @@ function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, 
     case 'enum': {
       const n = typeof v === 'string' ? d.names[v] : v
       if (typeof n !== 'number') throw new EncodeError(`unknown value ${String(v)}`, path)
-      writeInt(w.buf, w.reserve(INT_WIDTH[d.width]), d.width, n, path)
+      {
+        const at = w.reserve(INT_WIDTH[d.width])
+        writeInt(w.buf, at, d.width, n, path)
+      }
       break
     }
     case 'bitflags': {
@@ -256,26 +285,35 @@ function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, 
         if (typeof bit !== 'number') throw new EncodeError(`unknown flag ${String(f)}`, path)
         n = (n | bit) >>> 0
       }
-      writeInt(w.buf, w.reserve(INT_WIDTH[d.width]), d.width, n, path)
+      {
+        const at = w.reserve(INT_WIDTH[d.width])
+        writeInt(w.buf, at, d.width, n, path)
+      }
       break
     }
     case 'array': {
       const arr = v as number[]
       const width = INT_WIDTH[d.width]
       const at = w.reserve(arr.length * width)
-      arr.forEach((x, i) => {
-        writeInt(w.buf, at + i * width, d.width, x, `${path}[${i}]`)
-      })
+      let i = 0
+      try {
+        for (; i < arr.length; i++) writeInt(w.buf, at + i * width, d.width, arr[i] as number, path)
+      } catch (e) {
+        // The element's path is built only when it is wrong.
+        if (e instanceof EncodeError)
+          throw new EncodeError(`${arr[i]} does not fit ${d.width}`, `${path}[${i}]`)
+        throw e
+      }
       break
     }
     case 'codec': {
       const codec = d.get()
-      if (codec.nested !== false) type |= NLA_F_NESTED
+      if (codec.nested !== false) type |= flag
       codec.encodeInto(w, v, path)
       break
     }
     case 'indexed': {
-      type |= NLA_F_NESTED
+      type |= flag
       ;(v as unknown[]).forEach((item, i) => {
         encodeSingle(w, d.item, d.base + i, item, `${path}[${i}]`, siblings)
         w.align()
@@ -285,13 +323,15 @@ function encodeSingle(w: Writer, d: Kind, id: number, v: unknown, path: string, 
     case 'submsg': {
       const sel = (siblings as Record<string, unknown>)[d.selector]
       if (v instanceof Uint8Array) {
-        w.buf.set(v, w.reserve(v.length))
+        const at = w.reserve(v.length)
+        w.buf.set(v, at)
         break
       }
       const get = typeof sel === 'string' ? d.codecs[sel] : undefined
       if (!get) throw new EncodeError(`no format for ${d.selector} ${String(sel)}`, path)
-      type |= NLA_F_NESTED
-      get().encodeInto(w, v, path)
+      const codec = get()
+      if (codec.nested !== false) type |= flag
+      codec.encodeInto(w, v, path)
       break
     }
   }
@@ -473,7 +513,8 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
         if (key === 'unknownAttrs') {
           for (const raw of x as RawAttr[]) {
             const at = w.reserve(4)
-            w.buf.set(raw.data, w.reserve(raw.length))
+            const dataAt = w.reserve(raw.length)
+            w.buf.set(raw.data, dataAt)
             writeHeader(w, at, raw.type)
             w.align()
           }

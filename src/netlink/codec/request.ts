@@ -37,7 +37,8 @@ export function encodeRequest<H extends StructFields, D extends AttrDecls>(
 ): EncodedRequest {
   const w = new Writer(256)
   w.reserve(NLMSG_HDRLEN)
-  spec.header.encode(header, w.buf, w.reserve(spec.header.size))
+  const at = w.reserve(spec.header.size)
+  spec.header.encode(header, w.buf, at)
   w.align()
   spec.attrs.encodeInto(w, attrs, '')
   writeHeader(w.buf, { len: w.len, type, flags, seq: 0 })

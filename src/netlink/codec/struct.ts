@@ -20,7 +20,9 @@ export interface IntArray {
   readonly array: IntKind
   readonly count: number
 }
-export type FieldKind = IntKind | BigKind | Pad | Bytes | CString | IntArray
+/** A C struct embedded in another (tc_htb_opt holds two tc_ratespec). */
+export type Embedded = StructSpec<StructFields>
+export type FieldKind = IntKind | BigKind | Pad | Bytes | CString | IntArray | Embedded
 
 export const pad = (n: number): Pad => ({ pad: n })
 export const bytes = (n: number): Bytes => ({ bytes: n })
@@ -37,7 +39,9 @@ type FieldValue<K> = K extends IntKind
         ? string
         : K extends IntArray
           ? number[]
-          : never
+          : K extends StructSpec<infer F>
+            ? StructValue<F>
+            : never
 
 export type StructFields = Record<string, FieldKind>
 export type StructValue<F extends StructFields> = {
@@ -139,45 +143,12 @@ export function writeBig(buf: Buffer, off: number, kind: BigKind, v: bigint | nu
   }
 }
 
-function fieldReader(kind: FieldKind): ((buf: Buffer, o: number) => unknown) | undefined {
-  if (typeof kind === 'string') {
-    if (kind === 'u64') return readU64
-    if (kind === 's64') return (buf, o) => buf.readBigInt64LE(o)
-    return (buf, o) => readInt(buf, o, kind)
-  }
-  if ('pad' in kind) return undefined
-  if ('bytes' in kind) return (buf, o) => Uint8Array.prototype.slice.call(buf, o, o + kind.bytes)
-  if ('cstring' in kind)
-    return (buf, o) => {
-      const end = buf.indexOf(0, o)
-      return buf.toString('utf8', o, end < 0 || end > o + kind.cstring ? o + kind.cstring : end)
-    }
-  const w = INT_WIDTH[kind.array]
-  return (buf, o) => Array.from({ length: kind.count }, (_, i) => readInt(buf, o + i * w, kind.array))
-}
-
-/**
- * A decoder for the whole struct that builds its result as one object literal: generated once
- * per declaration, it gives every result the same shape and avoids a property-by-property build.
- */
-function compileDecoder(layout: Array<{ key: string; kind: FieldKind; off: number }>) {
-  const readers: Array<(buf: Buffer, o: number) => unknown> = []
-  const fields: string[] = []
-  for (const { key, kind, off } of layout) {
-    const r = fieldReader(kind)
-    if (!r) continue
-    fields.push(`${JSON.stringify(key)}: r[${readers.length}](buf, at + ${off})`)
-    readers.push(r)
-  }
-  const make = new Function('r', `return function (buf, at) { return { ${fields.join(', ')} } }`)
-  return make(readers) as (buf: Buffer, at: number) => Record<string, unknown>
-}
-
 function fieldSize(k: FieldKind): number {
   if (typeof k === 'string') return INT_WIDTH[k]
   if ('pad' in k) return k.pad
   if ('bytes' in k) return k.bytes
   if ('cstring' in k) return k.cstring
+  if ('fields' in k) return k.size
   return INT_WIDTH[k.array] * k.count
 }
 
@@ -186,8 +157,101 @@ export interface StructSpec<F extends StructFields = StructFields> {
   readonly fields: F
   readonly size: number
   encode(value: Partial<StructValue<F>>, into?: Buffer, at?: number): Buffer
-  /** Decodes the struct at `at`; `end` bounds the bytes that belong to it (default: the buffer's end). */
+  /** Reads the struct at `at`; bytes from `end` (default: the buffer's end) on are not its own. */
   decode(buf: Buffer, at?: number, path?: string, end?: number): StructValue<F>
+}
+
+const INT_READERS: Record<IntKind, (b: Buffer, o: number) => number> = {
+  u8: (b, o) => b[o] as number,
+  s8: (b, o) => b.readInt8(o),
+  u16: (b, o) => b.readUInt16LE(o),
+  s16: (b, o) => b.readInt16LE(o),
+  be16: (b, o) => b.readUInt16BE(o),
+  u32: (b, o) => b.readUInt32LE(o),
+  s32: (b, o) => b.readInt32LE(o),
+  be32: (b, o) => b.readUInt32BE(o),
+}
+
+type FieldReader = (b: Buffer, o: number, path: string) => unknown
+type FieldWriter = (b: Buffer, o: number, x: unknown) => void
+
+/** One writer per field, chosen once when the struct is declared; `p` names the field in errors. */
+function fieldWriter(p: string, kind: FieldKind): FieldWriter | undefined {
+  if (typeof kind === 'string') {
+    if (kind === 'u64' || kind === 's64') return (b, o, x) => writeBig(b, o, kind, x as bigint, p)
+    return (b, o, x) => writeInt(b, o, kind, x as number, p)
+  }
+  if ('pad' in kind) return undefined
+  if ('bytes' in kind)
+    return (b, o, x) => {
+      const src = x as Uint8Array
+      if (src.length > kind.bytes) throw new EncodeError(`${src.length} bytes exceed ${kind.bytes}`, p)
+      b.set(src, o)
+    }
+  if ('cstring' in kind)
+    return (b, o, x) => {
+      if (Buffer.byteLength(x as string) > kind.cstring - 1)
+        throw new EncodeError(`longer than ${kind.cstring - 1} bytes`, p)
+      const n = b.write(x as string, o, kind.cstring - 1, 'utf8')
+      b[o + n] = 0
+    }
+  if ('fields' in kind)
+    return (b, o, x) => {
+      try {
+        kind.encode(x as Partial<StructValue<StructFields>>, b, o)
+      } catch (e) {
+        if (e instanceof EncodeError)
+          throw new EncodeError(e.message, `${p.slice(0, p.indexOf('.'))}.${e.path}`)
+        throw e
+      }
+    }
+  const w = INT_WIDTH[kind.array]
+  return (b, o, x) => {
+    const arr = x as number[]
+    if (arr.length > kind.count) throw new EncodeError(`${arr.length} entries exceed ${kind.count}`, p)
+    let i = 0
+    try {
+      for (; i < arr.length; i++) writeInt(b, o + i * w, kind.array, arr[i] as number, p)
+    } catch (e) {
+      if (e instanceof EncodeError)
+        throw new EncodeError(`${arr[i]} does not fit ${kind.array}`, `${p}[${i}]`)
+      throw e
+    }
+  }
+}
+
+/** One reader per field, chosen once when the struct is declared (decoding runs per message). */
+function fieldReader(key: string, kind: FieldKind): FieldReader | undefined {
+  if (typeof kind === 'string') {
+    if (kind === 'u64') return readU64
+    if (kind === 's64') return (b, o) => b.readBigInt64LE(o)
+    return INT_READERS[kind]
+  }
+  if ('pad' in kind) return undefined
+  if ('bytes' in kind) return (b, o) => Uint8Array.prototype.slice.call(b, o, o + kind.bytes)
+  if ('fields' in kind) return (b, o, path) => kind.decode(b, o, `${path}.${key}`, o + kind.size)
+  if ('cstring' in kind)
+    return (b, o) => {
+      const end = b.indexOf(0, o)
+      return b.toString('utf8', o, end < 0 || end > o + kind.cstring ? o + kind.cstring : end)
+    }
+  const read = INT_READERS[kind.array]
+  const w = INT_WIDTH[kind.array]
+  return (b, o) => {
+    const out = new Array<number>(kind.count)
+    for (let i = 0; i < kind.count; i++) out[i] = read(b, o + i * w)
+    return out
+  }
+}
+
+/**
+ * A decoder for the whole struct that builds its result as one object literal: generated once
+ * per declaration, it gives every result the same shape instead of growing it field by field.
+ */
+function compileDecoder(readers: Array<{ key: string; off: number; read: FieldReader }>) {
+  const fields = readers.map((f, i) => `${JSON.stringify(f.key)}: r[${i}].read(buf, at + ${f.off}, path)`)
+  const make = new Function('r', `return function (buf, at, path) { return { ${fields.join(', ')} } }`)
+  return make(readers) as (buf: Buffer, at: number, path: string) => Record<string, unknown>
 }
 
 /** Declares a C structure; the declaration drives encode, decode and the value type. */
@@ -207,48 +271,39 @@ export function struct<const F extends StructFields>(
   }
   const total = size
   const minSize = options.minSize ?? total
-  const whole = compileDecoder(layout)
+  const writers = layout.flatMap(({ key, kind, off }) => {
+    const write = fieldWriter(`${name}.${key}`, kind)
+    return write ? [{ key, off, write }] : []
+  })
+  const readers = layout.flatMap(({ key, kind, off }) => {
+    const read = fieldReader(key, kind)
+    return read ? [{ key, off, read }] : []
+  })
+  const whole = compileDecoder(readers)
   return {
     name,
     fields,
     size: total,
     encode(value, into, at = 0) {
       const buf = into ?? Buffer.alloc(total)
-      if (into) buf.fill(0, at, at + total)
+      if (into) {
+        // Small structs are cleared faster in JS than through Buffer#fill's native call.
+        if (total <= 64) for (let i = at; i < at + total; i++) buf[i] = 0
+        else buf.fill(0, at, at + total)
+      }
       const v = value as Record<string, unknown>
-      for (const { key, kind, off } of layout) {
-        const x = v[key]
-        if (x === undefined || (typeof kind === 'object' && 'pad' in kind)) continue
-        const p = `${name}.${key}`
-        const o = at + off
-        if (typeof kind === 'string') {
-          if (kind === 'u64' || kind === 's64') writeBig(buf, o, kind, x as bigint, p)
-          else writeInt(buf, o, kind, x as number, p)
-        } else if ('bytes' in kind) {
-          const src = x as Uint8Array
-          if (src.length > kind.bytes) throw new EncodeError(`${src.length} bytes exceed ${kind.bytes}`, p)
-          buf.set(src, o)
-        } else if ('cstring' in kind) {
-          const n = buf.write(x as string, o, kind.cstring - 1, 'utf8')
-          if (Buffer.byteLength(x as string) > kind.cstring - 1)
-            throw new EncodeError(`longer than ${kind.cstring - 1} bytes`, p)
-          buf[o + n] = 0
-        } else if ('array' in kind) {
-          const arr = x as number[]
-          if (arr.length > kind.count) throw new EncodeError(`${arr.length} entries exceed ${kind.count}`, p)
-          const w = INT_WIDTH[kind.array]
-          arr.forEach((e, i) => {
-            writeInt(buf, o + i * w, kind.array, e, `${p}[${i}]`)
-          })
-        }
+      for (const f of writers) {
+        const x = v[f.key]
+        if (x !== undefined) f.write(buf, at + f.off, x)
       }
       return buf
     },
     decode(buf, at = 0, path = name, end = buf.length) {
-      const have = end - at
+      const have = Math.min(end, buf.length) - at
       if (have < minSize) throw new DecodeError(`${name} needs ${minSize} bytes, has ${have}`, path, at)
-      if (have >= total) return whole(buf, at) as StructValue<F>
+      if (have >= total) return whole(buf, at, path) as StructValue<F>
       const out: Record<string, unknown> = {}
+      // A shorter (older) version of the struct: fields past the end read as 0 or stay absent.
       for (const { key, kind, off } of layout) {
         const o = at + off
         if (off + fieldSize(kind) > have) {
@@ -261,6 +316,8 @@ export function struct<const F extends StructFields>(
         } else if ('pad' in kind) {
         } else if ('bytes' in kind) {
           out[key] = Uint8Array.prototype.slice.call(buf, o, o + kind.bytes)
+        } else if ('fields' in kind) {
+          out[key] = kind.decode(buf, o, `${path}.${key}`, o + kind.size)
         } else if ('cstring' in kind) {
           const end = buf.indexOf(0, o)
           out[key] = buf.toString('utf8', o, end < 0 || end > o + kind.cstring ? o + kind.cstring : end)

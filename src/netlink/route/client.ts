@@ -2,6 +2,7 @@ import { NETLINK_ROUTE, NetlinkSocket } from '../socket/index.ts'
 import type { NetnsRef } from '../sys/index.ts'
 import { AddressApi } from './addresses.ts'
 import { LinkApi } from './links.ts'
+import { TcApi } from './tc/index.ts'
 
 export interface RouteOptions {
   /** The network namespace to work in: a name under /run/netns, `{ path }` or `{ fd }`. */
@@ -12,6 +13,8 @@ export interface RouteOptions {
 export class RouteClient {
   readonly links: LinkApi
   readonly addresses: AddressApi
+  /** Traffic control: qdiscs, classes, filters, actions and their events. */
+  readonly tc: TcApi
   readonly netns: NetnsRef | undefined
 
   constructor(
@@ -21,6 +24,7 @@ export class RouteClient {
     this.netns = netns
     this.links = new LinkApi(socket, netns)
     this.addresses = new AddressApi(socket, (dev) => this.links.index(dev))
+    this.tc = new TcApi(socket, netns)
   }
 
   close(): void {

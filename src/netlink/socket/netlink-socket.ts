@@ -97,6 +97,21 @@ export class OverrunError extends Error {
   }
 }
 
+/** One request of a batch: the kernel answers it only if it fails, or if it ends its datagram. */
+interface BatchPart {
+  op: string
+  req: EncodedRequest
+  chunk: BatchChunk
+  index: number
+  last: boolean
+}
+interface BatchChunk {
+  seqs: number[]
+  results: Array<Error | undefined>
+  offset: number
+  done(err?: Error): void
+}
+
 interface Pending {
   op: string
   req: EncodedRequest
@@ -119,6 +134,7 @@ export class NetlinkSocket {
   readonly portId: number
   private seq = 0
   private readonly pending = new Map<number, Pending>()
+  private readonly batchParts = new Map<number, BatchPart>()
   private readonly events = new Subject<NetlinkEvent>()
   private listeners = 0
   private readonly groupRefs = new Map<number, number>()
@@ -173,6 +189,77 @@ export class NetlinkSocket {
   }
 
   /**
+   * Sends many requests with few system calls: as many as fit in `datagramBytes` go out in one
+   * datagram, and only its last asks for an ack (the kernel runs them in order and answers every
+   * failure anyway). Resolves, in order, to undefined for each request that succeeded and to its
+   * NetlinkError otherwise. Replies other than errors (echoes) are dropped.
+   */
+  batch(
+    reqs: readonly EncodedRequest[],
+    operation: string,
+    datagramBytes = 32 * 1024,
+  ): Promise<Array<Error | undefined>> {
+    if (this.closed) return Promise.reject(new SocketClosedError(operation))
+    const results = new Array<Error | undefined>(reqs.length).fill(undefined)
+    const chunks: Array<Promise<void>> = []
+    for (let start = 0; start < reqs.length; ) {
+      let end = start
+      let bytes = 0
+      while (
+        end < reqs.length &&
+        (end === start || bytes + (reqs[end] as EncodedRequest).bytes.length <= datagramBytes)
+      )
+        bytes += (reqs[end++] as EncodedRequest).bytes.length
+      chunks.push(this.sendChunk(reqs.slice(start, end), start, bytes, results, operation))
+      start = end
+    }
+    return Promise.all(chunks).then(() => results)
+  }
+
+  private sendChunk(
+    reqs: EncodedRequest[],
+    offset: number,
+    size: number,
+    results: Array<Error | undefined>,
+    op: string,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const datagram = Buffer.allocUnsafe(size)
+      const chunk: BatchChunk = {
+        seqs: [],
+        results,
+        offset,
+        done: (err) => {
+          for (const seq of chunk.seqs) this.batchParts.delete(seq)
+          if (err) reject(err)
+          else resolve()
+        },
+      }
+      let at = 0
+      reqs.forEach((req, i) => {
+        const seq = this.nextSeq()
+        const last = i === reqs.length - 1
+        const b = req.bytes
+        b.writeUInt16LE((b.readUInt16LE(6) & ~NLM_F_ACK) | NLM_F_REQUEST | (last ? NLM_F_ACK : 0), 6)
+        b.writeUInt32LE(seq, 8)
+        b.writeUInt32LE(0, 12)
+        b.copy(datagram, at)
+        at += b.length
+        chunk.seqs.push(seq)
+        this.batchParts.set(seq, { op, req, chunk, index: offset + i, last })
+      })
+      try {
+        if (sendTo(this.fd, datagram) === null) throw new SysError('sendto', Errno.EAGAIN)
+      } catch (e) {
+        chunk.done(e as Error)
+        return
+      }
+      this.drain()
+      this.updateWatch()
+    })
+  }
+
+  /**
    * Multicast notifications for `groups`, joined on subscribe and left on unsubscribe. Messages
    * that answer none of this socket's requests (seq 0 or unknown) are delivered here.
    */
@@ -210,6 +297,8 @@ export class NetlinkSocket {
     this.unwatch = undefined
     for (const p of this.pending.values()) p.reject(new SocketClosedError(p.op))
     this.pending.clear()
+    for (const part of [...this.batchParts.values()])
+      if (part.last) part.chunk.done(new SocketClosedError(part.op))
     this.events.complete()
     closeFd(this.fd)
   }
@@ -264,7 +353,7 @@ export class NetlinkSocket {
 
   private nextSeq(): number {
     do this.seq = (this.seq + 1) >>> 0
-    while (this.seq === 0 || this.pending.has(this.seq))
+    while (this.seq === 0 || this.pending.has(this.seq) || this.batchParts.has(this.seq))
     return this.seq
   }
 
@@ -299,6 +388,18 @@ export class NetlinkSocket {
   }
 
   private dispatch(m: NetlinkMessage): void {
+    const part = m.pid === this.portId ? this.batchParts.get(m.seq) : undefined
+    if (part) {
+      if (m.type !== NLMSG_ERROR) return
+      try {
+        const ack = parseAck(m)
+        if (ack.errno) part.chunk.results[part.index] = ackError(part.op, ack, part.req)
+        if (part.last) part.chunk.done()
+      } catch (e) {
+        part.chunk.done(e as Error)
+      }
+      return
+    }
     const p = m.pid === this.portId ? this.pending.get(m.seq) : undefined
     if (!p) {
       if (m.type === NLMSG_NOOP || m.type === NLMSG_OVERRUN) return
@@ -341,10 +442,12 @@ export class NetlinkSocket {
   private failAll(err: Error | null): void {
     for (const p of this.pending.values()) p.reject(err ?? new OverrunError(p.op))
     this.pending.clear()
+    for (const part of [...this.batchParts.values()])
+      if (part.last) part.chunk.done(err ?? new OverrunError(part.op))
   }
 
   private updateWatch(): void {
-    const want = !this.closed && (this.pending.size > 0 || this.listeners > 0)
+    const want = !this.closed && (this.pending.size > 0 || this.batchParts.size > 0 || this.listeners > 0)
     if (want && !this.unwatch) {
       this.unwatch = poller.watch(this.fd, () => {
         this.drain()

@@ -101,6 +101,7 @@ export const Errno = {
   EPERM: 1,
   ENOENT: 2,
   EINTR: 4,
+  E2BIG: 7,
   EBADF: 9,
   EAGAIN: 11,
   ENOMEM: 12,
@@ -108,11 +109,14 @@ export const Errno = {
   EBUSY: 16,
   EEXIST: 17,
   ENODEV: 19,
+  ENXIO: 6,
   EINVAL: 22,
+  EMFILE: 24,
   ENOTTY: 25,
   ENOSPC: 28,
   ERANGE: 34,
   EOPNOTSUPP: 95,
+  EBADFD: 77,
   ENOBUFS: 105,
 } as const
 

@@ -1,5 +1,7 @@
 import { libcFunction, T } from './libc.ts'
 
+export { ioc } from './ioc.ts'
+
 const ioctlBuf = libcFunction('ioctl', T.I32, [T.I32, T.U64, T.U8Array])
 const ioctlVal = libcFunction('ioctl', T.I32, [T.I32, T.U64, T.U64])
 
@@ -16,10 +18,4 @@ export function ioctlValue(fd: number, request: number, value: number): number {
 /** As `ioctl`, but returns -errno instead of throwing (for probing optional features). */
 export function tryIoctl(fd: number, request: number, arg: Buffer): number {
   return ioctlBuf.tryCall(fd, request, arg)
-}
-
-/** Linux _IOC encoding: dir(2) size(14) type(8) nr(8). */
-export function ioc(dir: 'none' | 'w' | 'r' | 'rw', type: string, nr: number, size: number): number {
-  const d = { none: 0, w: 1, r: 2, rw: 3 }[dir]
-  return ((d << 30) | (size << 16) | (type.charCodeAt(0) << 8) | nr) >>> 0
 }

@@ -58,6 +58,9 @@ class Poller {
     try {
       while (this.watches.size > 0) {
         const fds = [this.wakeFd, ...this.watches.keys()]
+        // Who each fd was armed for: by the time the poll returns, an fd may have been unwatched,
+        // closed and its number reused by a new watch; the old revents (POLLNVAL) are not its.
+        const armed = fds.map((fd) => this.watches.get(fd))
         const set = Buffer.alloc(fds.length * 8)
         fds.forEach((fd, i) => {
           set.writeInt32LE(fd, i * 8)
@@ -72,7 +75,7 @@ class Poller {
           const revents = set.readInt16LE(i * 8 + 6)
           if (revents === 0) continue
           const cb = this.watches.get(fds[i] as number)
-          if (!cb) continue
+          if (!cb || cb !== armed[i]) continue
           // A closed fd would wake us forever: drop it (its owner closed it without unwatching).
           if (revents & POLLNVAL) this.watches.delete(fds[i] as number)
           try {

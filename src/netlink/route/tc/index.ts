@@ -1,0 +1,12 @@
+// tc: qdiscs, classes, filters and actions, typed, and their events.
+export * from './action-kinds.ts'
+export * from './context.ts'
+export * from './control.ts'
+export * from './filter-kinds.ts'
+export * from './handles.ts'
+export * from './qdisc-kinds.ts'
+export * from './stats.ts'
+export * from './tc-api.ts'
+export * from './tc-messages.ts'
+export * from './tcmsg.ts'
+export * from './units.ts'

@@ -1,0 +1,198 @@
+// virtio-net RSS in software: which hash type applies to a frame, its Toeplitz hash, and the
+// queue the indirection table picks. No I/O. This is the reference the eBPF steering program and
+// the kernel back end are tested against.
+//
+// Hash type selection, as the virtio specification states it ("Hash calculation for incoming
+// packets"), with `mask` the enabled hash types:
+//
+// IPv4:                       TCPv4 if enabled and TCP ports present (never for fragments),
+//                             else UDPv4 likewise, else IPv4 if enabled, else no hash.
+// IPv6 with extension headers (any of hop-by-hop, routing, destination options, fragment, AH):
+//                             TCP_EX if enabled and TCP ports present, else UDP_EX likewise,
+//                             else IP_EX if enabled; the _EX types hash the Home Address option's
+//                             address instead of the source and the type 2 routing header's
+//                             address instead of the destination, each only when present.
+//                             If none of the three applies: as without extension headers.
+// IPv6 without extension headers (or falling through from above):
+//                             TCPv6 if enabled and TCP ports present, else UDPv6 likewise, else
+//                             IPv6 if enabled, else no hash.
+// Not IP:                     no hash.
+//
+// The _EX types therefore never apply to IPv6 packets without extension headers, and for packets
+// with them IP_EX takes precedence over TCPv6/UDPv6.
+//
+// QEMU's own virtio-net device model orders IPv6 differently ("qemu" rules): TCP (TCP_EX preferred
+// over TCPv6), then UDP (UDP_EX over UDPv6), then addresses (IP_EX over IPv6), whether or not the
+// packet has extension headers. With all nine types enabled both rules give the same hash and
+// queue; only the report differs (tcpv6_ex instead of tcpv6 for a packet without extension headers).
+//
+// Hash input: source address, destination address, then (TCP/UDP types) source port, destination
+// port, all as they appear on the wire (network byte order). 8/12 bytes for IPv4, 32/36 for IPv6.
+
+import { emptyParsedFrame, type LinkType, type ParsedFrame, parseFrameInto } from './frame-parser.ts'
+import type { RssConfig } from './rss-config.ts'
+import { HASH_TYPE_BIT, type HashReport, type HashType } from './rss-hash-types.ts'
+import { cachedToeplitzTable, type ToeplitzTable, toeplitzTable, toeplitzUnchecked } from './toeplitz.ts'
+
+export interface RssHashResult {
+  /** The Toeplitz hash (u32); 0 when `reportType` is 'none'. */
+  hash: number
+  /** What was hashed, as virtio reports it; 'none' means no hash (use the default queue). */
+  reportType: HashReport
+}
+
+const B_IPV4 = 1 << HASH_TYPE_BIT.ipv4
+const B_TCPV4 = 1 << HASH_TYPE_BIT.tcpv4
+const B_UDPV4 = 1 << HASH_TYPE_BIT.udpv4
+const B_IPV6 = 1 << HASH_TYPE_BIT.ipv6
+const B_TCPV6 = 1 << HASH_TYPE_BIT.tcpv6
+const B_UDPV6 = 1 << HASH_TYPE_BIT.udpv6
+const B_IP_EX = 1 << HASH_TYPE_BIT.ipv6_ex
+const B_TCP_EX = 1 << HASH_TYPE_BIT.tcpv6_ex
+const B_UDP_EX = 1 << HASH_TYPE_BIT.udpv6_ex
+
+function maskOf(types: readonly HashType[]): number {
+  let m = 0
+  for (let i = 0; i < types.length; i++) m |= 1 << HASH_TYPE_BIT[types[i]!]
+  return m
+}
+
+/** Which hash type selection to follow: the virtio specification's, or QEMU's device model's. */
+export type RssRules = 'spec' | 'qemu'
+
+function selectIpv6Qemu(p: ParsedFrame, mask: number): HashReport {
+  if (p.l4 === 'tcp' && mask & (B_TCP_EX | B_TCPV6)) return mask & B_TCP_EX ? 'tcpv6_ex' : 'tcpv6'
+  if (p.l4 === 'udp' && mask & (B_UDP_EX | B_UDPV6)) return mask & B_UDP_EX ? 'udpv6_ex' : 'udpv6'
+  if (mask & (B_IP_EX | B_IPV6)) return mask & B_IP_EX ? 'ipv6_ex' : 'ipv6'
+  return 'none'
+}
+
+/** The hash type the rules pick for a parsed frame under `mask` (enabled types), or 'none'. */
+export function selectHashType(p: ParsedFrame, mask: number, rules: RssRules = 'spec'): HashReport {
+  if (p.network === 'ipv4') {
+    if (p.l4 === 'tcp' && mask & B_TCPV4) return 'tcpv4'
+    if (p.l4 === 'udp' && mask & B_UDPV4) return 'udpv4'
+    if (mask & B_IPV4) return 'ipv4'
+    return 'none'
+  }
+  if (p.network === 'ipv6') {
+    if (rules === 'qemu') return selectIpv6Qemu(p, mask)
+    if (p.ipv6Extensions) {
+      if (p.l4 === 'tcp' && mask & B_TCP_EX) return 'tcpv6_ex'
+      if (p.l4 === 'udp' && mask & B_UDP_EX) return 'udpv6_ex'
+      if (mask & B_IP_EX) return 'ipv6_ex'
+    }
+    if (p.l4 === 'tcp' && mask & B_TCPV6) return 'tcpv6'
+    if (p.l4 === 'udp' && mask & B_UDPV6) return 'udpv6'
+    if (mask & B_IPV6) return 'ipv6'
+  }
+  return 'none'
+}
+
+function copy(from: Uint8Array, at: number, n: number, to: Uint8Array, pos: number): void {
+  for (let i = 0; i < n; i++) to[pos + i] = from[at + i]!
+}
+
+/**
+ * Writes the hash input for `type` into `out` (at least 36 bytes) and returns its length
+ * (0 for 'none').
+ */
+export function writeHashInput(frame: Uint8Array, p: ParsedFrame, type: HashReport, out: Uint8Array): number {
+  if (type === 'none') return 0
+  const v4 = p.network === 'ipv4'
+  const alen = v4 ? 4 : 16
+  const ex = type === 'ipv6_ex' || type === 'tcpv6_ex' || type === 'udpv6_ex'
+  const src = ex && p.homeAddressOffset >= 0 ? p.homeAddressOffset : p.srcAddrOffset
+  const dst = ex && p.routingAddressOffset >= 0 ? p.routingAddressOffset : p.dstAddrOffset
+  copy(frame, src, alen, out, 0)
+  copy(frame, dst, alen, out, alen)
+  if (type === 'ipv4' || type === 'ipv6' || type === 'ipv6_ex') return 2 * alen
+  copy(frame, p.portsOffset, 4, out, 2 * alen)
+  return 2 * alen + 4
+}
+
+// Reused per call of the one-shot functions (single-threaded, never re-entered).
+const scratchFrame = emptyParsedFrame()
+const scratchInput = new Uint8Array(36)
+
+function hashWith(
+  frame: Uint8Array,
+  mask: number,
+  table: ToeplitzTable,
+  linkType: LinkType,
+  rules: RssRules,
+  p: ParsedFrame,
+  input: Uint8Array,
+): RssHashResult {
+  parseFrameInto(frame, p, linkType)
+  const reportType = selectHashType(p, mask, rules)
+  if (reportType === 'none') return { hash: 0, reportType }
+  const n = writeHashInput(frame, p, reportType, input)
+  if (n > table.maxInputLength) throw new RangeError(`RSS key too short for a ${n}-byte hash input`)
+  return { hash: toeplitzUnchecked(table.table, input, n) >>> 0, reportType }
+}
+
+export interface RssHashOptions {
+  /** 'ethernet' (tap, the default) or 'ip' (tun: frames start at the IP header). */
+  linkType?: LinkType
+  /** Hash type selection: 'spec' (the virtio specification, the default) or 'qemu'. */
+  rules?: RssRules
+}
+
+/**
+ * The RSS hash virtio-net would compute for `frame` under `config`, and its report type.
+ * `{ hash: 0, reportType: 'none' }` when no enabled hash type applies.
+ */
+export function rssHash(frame: Uint8Array, config: RssConfig, options: RssHashOptions = {}): RssHashResult {
+  return hashWith(
+    frame,
+    maskOf(config.hashTypes),
+    cachedToeplitzTable(config.key),
+    options.linkType ?? 'ethernet',
+    options.rules ?? 'spec',
+    scratchFrame,
+    scratchInput,
+  )
+}
+
+/** The queue for a hash result: `table[hash & (length - 1)]`, or the default queue when unhashed. */
+export function queueForHash(
+  result: RssHashResult,
+  config: Pick<RssConfig, 'table' | 'defaultQueue'>,
+): number {
+  if (result.reportType === 'none') return config.defaultQueue
+  const t = config.table
+  return t[result.hash & (t.length - 1)]!
+}
+
+/** The receive queue virtio-net RSS would put `frame` on. */
+export function rssQueue(frame: Uint8Array, config: RssConfig, options: RssHashOptions = {}): number {
+  return queueForHash(rssHash(frame, config, options), config)
+}
+
+/** RSS bound to a snapshot of one configuration: the fast path for many frames. */
+export interface RssSteering {
+  hash(frame: Uint8Array): RssHashResult
+  queue(frame: Uint8Array): number
+}
+
+/** Compiles `config` once (mask, key tables, table copy) for steering many frames. */
+export function rssSteering(config: RssConfig, options: RssHashOptions = {}): RssSteering {
+  const mask = maskOf(config.hashTypes)
+  const table = toeplitzTable(config.key)
+  const linkType = options.linkType ?? 'ethernet'
+  const rules = options.rules ?? 'spec'
+  const indirection = Uint16Array.from(config.table)
+  const last = indirection.length - 1
+  const defaultQueue = config.defaultQueue
+  const p = emptyParsedFrame()
+  const input = new Uint8Array(36)
+  const hash = (frame: Uint8Array): RssHashResult => hashWith(frame, mask, table, linkType, rules, p, input)
+  return {
+    hash,
+    queue(frame: Uint8Array): number {
+      const r = hash(frame)
+      return r.reportType === 'none' ? defaultQueue : indirection[r.hash & last]!
+    },
+  }
+}

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { encodeRequest, NetlinkError, NLM_F_CREATE, NLM_F_EXCL } from '../src/netlink/codec/index.ts'
+import { RTM } from '../src/netlink/route/constants.ts'
+import { linkMessage } from '../src/netlink/route/link-attrs.ts'
+import { NETLINK_ROUTE, NetlinkSocket, SocketClosedError } from '../src/netlink/socket/index.ts'
+import { TestNetns } from './helpers/netns.ts'
+
+let ns: TestNetns
+beforeAll(() => {
+  ns = new TestNetns('batch')
+})
+afterAll(() => ns?.remove())
+
+const newVeth = (name: string) =>
+  encodeRequest(
+    linkMessage,
+    RTM.NEWLINK,
+    NLM_F_CREATE | NLM_F_EXCL,
+    {},
+    {
+      ifname: name,
+      linkinfo: { kind: 'veth', data: { peer: { header: {}, attrs: { ifname: `${name}p` } } } },
+    },
+  )
+const names = () => new Set(ns.ipJson<Array<{ ifname: string }>>('link', 'show').map((l) => l.ifname))
+
+describe('NetlinkSocket.batch', () => {
+  test('many requests per datagram: each failure lands at its own position, the rest succeed', async () => {
+    using sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name, receiveBuffer: 4 << 20 })
+    const wanted = Array.from({ length: 400 }, (_, i) => `bt${i}`)
+    // Duplicates fail with EEXIST; one per datagram-sized stretch, and the very last one.
+    const reqNames = wanted.map((n, i) => (i % 97 === 50 || i === 399 ? `bt${i - 1}` : n))
+    const results = await sock.batch(
+      reqNames.map((n) => newVeth(n)),
+      'links.create',
+      8 * 1024,
+    )
+    expect(results).toHaveLength(400)
+    results.forEach((r, i) => {
+      if (reqNames[i] !== wanted[i]) {
+        expect(r, `request ${i}`).toBeInstanceOf(NetlinkError)
+        expect((r as NetlinkError).code).toBe('EEXIST')
+      } else expect(r, `request ${i}`).toBeUndefined()
+    })
+    const present = names()
+    for (let i = 0; i < 400; i++)
+      expect(present.has(`bt${i}`)).toBe(reqNames[i] === wanted[i] || reqNames.includes(`bt${i}`))
+  })
+
+  test('ordinary requests interleave with a batch on the same socket', async () => {
+    using sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name })
+    const batch = sock.batch(
+      Array.from({ length: 50 }, (_, i) => newVeth(`bi${i}`)),
+      'links.create',
+    )
+    const single = sock.request(encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { ifname: 'lo' }), 'links.get')
+    expect(await batch).toEqual(new Array(50).fill(undefined))
+    expect((await single).length).toBe(1)
+  })
+
+  test('an empty batch resolves at once; a batch on a closed socket is refused', async () => {
+    const sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name })
+    const p = sock.batch([], 'nothing')
+    expect(await p).toEqual([])
+    sock.close()
+    await expect(sock.batch([newVeth('bz0')], 'links.create')).rejects.toBeInstanceOf(SocketClosedError)
+  })
+})
