@@ -8,6 +8,7 @@ import {
   type MessageSpec,
   messageSpec,
   NetlinkError,
+  type NetlinkMessage,
 } from '../codec/index.ts'
 import { NETLINK_GENERIC, type NetlinkEvent, NetlinkSocket, type SocketOptions } from '../socket/index.ts'
 import { Errno } from '../sys/index.ts'
@@ -106,15 +107,61 @@ export class GenericSocket<D extends AttrDecls> {
     operation: string,
     flags = 0,
   ): Promise<Array<AttrValues<D>>> {
-    const req = encodeRequest(this.spec, this.family.id, flags, { cmd, version: this.family.version }, attrs)
-    const replies = await this.sock.request(req, operation)
-    return replies.map((m) => decodeMessage(this.spec, m).attrs)
+    return this.requestAs(this.attrs, cmd, attrs, operation, flags)
   }
 
   async dump(cmd: number, attrs: AttrValues<D>, operation: string): Promise<Array<AttrValues<D>>> {
-    const req = encodeRequest(this.spec, this.family.id, 0, { cmd, version: this.family.version }, attrs)
+    return this.dumpAs(this.attrs, cmd, attrs, operation)
+  }
+
+  /**
+   * A request whose attributes follow another declared set than the socket's own. Families such
+   * as ethtool give every message kind its own attribute space (channels, rings, RSS, …).
+   */
+  async requestAs<E extends AttrDecls>(
+    set: AttrSet<E>,
+    cmd: number,
+    attrs: AttrValues<E>,
+    operation: string,
+    flags = 0,
+  ): Promise<Array<AttrValues<E>>> {
+    const spec = specFor(set)
+    const req = encodeRequest(spec, this.family.id, flags, { cmd, version: this.family.version }, attrs)
+    const replies = await this.sock.request(req, operation)
+    // Some families answer a request in several parts closed by NLMSG_DONE (devlink's fmsg and
+    // resource replies); only the family's own messages carry attributes.
+    return replies.filter((m) => m.type === this.family.id).map((m) => decodeMessage(spec, m).attrs)
+  }
+
+  async dumpAs<E extends AttrDecls>(
+    set: AttrSet<E>,
+    cmd: number,
+    attrs: AttrValues<E>,
+    operation: string,
+  ): Promise<Array<AttrValues<E>>> {
+    const spec = specFor(set)
+    const req = encodeRequest(spec, this.family.id, 0, { cmd, version: this.family.version }, attrs)
     const replies = await this.sock.dump(req, operation)
-    return replies.map((m) => decodeMessage(this.spec, m).attrs)
+    return replies.map((m) => decodeMessage(spec, m).attrs)
+  }
+
+  /**
+   * Notifications of the named groups as raw messages with their command, for families whose
+   * messages are decoded by command (see `decodeGeneric`).
+   */
+  rawNotifications(groups: readonly string[]): Observable<RawGenericEvent> {
+    const ids = groups.map((g) => {
+      const id = this.family.groups.get(g)
+      if (id === undefined) throw new Error(`family ${this.family.name} has no multicast group '${g}'`)
+      return id
+    })
+    return this.sock.notifications(ids).pipe(
+      filter((e: NetlinkEvent) => e.kind === 'overrun' || e.message.type === this.family.id),
+      map((e): RawGenericEvent => {
+        if (e.kind === 'overrun') return { kind: 'overrun' }
+        return { kind: 'message', cmd: e.message.payload[0] ?? 0, message: e.message }
+      }),
+    )
   }
 
   /** Notifications of the named multicast groups, decoded; `overrun` when some were lost. */
@@ -141,6 +188,23 @@ export class GenericSocket<D extends AttrDecls> {
   [Symbol.dispose](): void {
     this.close()
   }
+}
+
+export type RawGenericEvent = { kind: 'message'; cmd: number; message: NetlinkMessage } | { kind: 'overrun' }
+
+const specs = new WeakMap<object, MessageSpec<typeof genlmsghdr.fields, AttrDecls>>()
+function specFor<E extends AttrDecls>(set: AttrSet<E>): MessageSpec<typeof genlmsghdr.fields, E> {
+  let s = specs.get(set)
+  if (!s) {
+    s = messageSpec(genlmsghdr, set as unknown as AttrSet<AttrDecls>)
+    specs.set(set, s)
+  }
+  return s as unknown as MessageSpec<typeof genlmsghdr.fields, E>
+}
+
+/** Decodes a generic netlink message's attributes (after the genlmsghdr) with a declared set. */
+export function decodeGeneric<E extends AttrDecls>(set: AttrSet<E>, message: NetlinkMessage): AttrValues<E> {
+  return decodeMessage(specFor(set), message).attrs
 }
 
 export type GenericEvent<D extends AttrDecls> =
