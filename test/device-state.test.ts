@@ -6,7 +6,7 @@ import { filter, firstValueFrom, type Subscription, skip, take } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { openRoute } from '../src/index.ts'
 import { deviceState$, link$, type StateUpdate } from '../src/state/index.ts'
-import { TestNetns } from './helpers/netns.ts'
+import { sh, TestNetns } from './helpers/netns.ts'
 
 let ns: TestNetns
 beforeAll(() => {
@@ -268,6 +268,26 @@ describe('device state', () => {
       storm.remove()
     }
   }, 180_000)
+
+  test('ethtool channels per device, updated when ethtool changes them', async () => {
+    ns.ip('link', 'add', 'eq0', 'numtxqueues', '4', 'numrxqueues', '4', 'type', 'veth', 'peer', 'name', 'eq1')
+    const updates: StateUpdate[] = []
+    const sub = deviceState$({ netns: ns.name }).subscribe({
+      next: (u) => updates.push(u),
+      error: (e) => console.error('STATE ERROR', e),
+    })
+    const channels = (u: StateUpdate) => [...u.state.ethtool.values()].find((e) => e.name === 'eq0')?.channels
+    const first = await settle(updates, (u) => channels(u) !== undefined)
+    expect(channels(first)).toMatchObject({ maxRx: 4, maxTx: 4 })
+    sh('ip', ['netns', 'exec', ns.name, 'ethtool', '-L', 'eq0', 'rx', '2', 'tx', '3'])
+    const changed = await settle(updates, (u) => channels(u)?.tx === 3)
+    expect(channels(changed)).toMatchObject({ rx: 2, tx: 3 })
+    expect(changed.changes.some((c) => c.kind === 'ethtool' && c.op === 'change')).toBe(true)
+    ns.ip('link', 'del', 'eq0')
+    const gone = await settle(updates, (u) => channels(u) === undefined)
+    expect(gone.changes.some((c) => c.kind === 'ethtool' && c.op === 'del')).toBe(true)
+    sub.unsubscribe()
+  })
 
   test('subscribers share one set of sockets, and 1,000 subscribe/unsubscribe cycles leak nothing', async () => {
     // Let the previous test's teardown finish (the poller closes its eventfd once idle).

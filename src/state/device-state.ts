@@ -5,6 +5,7 @@ import type { Filter, Qdisc, TcClass } from '../netlink/route/tc/index.ts'
 import { NETLINK_ROUTE, NetlinkSocket } from '../netlink/socket/index.ts'
 import type { NetnsRef } from '../netlink/sys/index.ts'
 import { deepEqual } from './equal.ts'
+import { type DeviceEthtool, EthtoolTracker } from './ethtool-tracker.ts'
 import {
   type CollectionName,
   type Collections,
@@ -26,15 +27,25 @@ export interface DeviceState {
   readonly classes: ReadonlyMap<string, TcClass>
   /** Filters by `index/parent/chain/pref/protocol/handle` (handle `-` for the classifier itself). */
   readonly filters: ReadonlyMap<string, Filter>
+  /** ethtool channels and RSS by ifindex, for devices that have either. */
+  readonly ethtool: ReadonlyMap<number, DeviceEthtool>
 }
 
-type Item = { link: Link; address: Address; qdisc: Qdisc; class: TcClass; filter: Filter }
+type Item = {
+  link: Link
+  address: Address
+  qdisc: Qdisc
+  class: TcClass
+  filter: Filter
+  ethtool: DeviceEthtool
+}
 const KIND = {
   links: 'link',
   addresses: 'address',
   qdiscs: 'qdisc',
   classes: 'class',
   filters: 'filter',
+  ethtool: 'ethtool',
 } as const satisfies Record<CollectionName, keyof Item>
 
 /** One change between two snapshots. */
@@ -58,6 +69,8 @@ export interface DeviceStateOptions {
   netns?: NetnsRef
   /** Receive buffer of the notification socket (default 4 MiB). */
   receiveBuffer?: number
+  /** Track ethtool channels and RSS per device (default true). */
+  ethtool?: boolean
 }
 
 const registry = new Map<string, Observable<StateUpdate>>()
@@ -70,7 +83,7 @@ const registry = new Map<string, Observable<StateUpdate>>()
  * the last one unsubscribes; a late subscriber gets the current snapshot at once.
  */
 export function deviceState$(options: DeviceStateOptions = {}): Observable<StateUpdate> {
-  const key = JSON.stringify([options.netns ?? null, options.receiveBuffer ?? null])
+  const key = JSON.stringify([options.netns ?? null, options.receiveBuffer ?? null, options.ethtool ?? true])
   let shared = registry.get(key)
   if (!shared) {
     shared = new Observable<StateUpdate>((subscriber) => {
@@ -108,7 +121,17 @@ const copy = (c: Collections): Collections => ({
   qdiscs: new Map(c.qdiscs),
   classes: new Map(c.classes),
   filters: new Map(c.filters),
+  ethtool: new Map(c.ethtool),
 })
+
+/** ethtool results enter the state through the same change machinery as kernel notifications. */
+const ethtoolSource: StateSource<DeviceEthtool> = {
+  name: 'ethtool',
+  groups: [],
+  dump: async () => [],
+  key: (e) => String(e.index),
+  fromMessage: () => undefined,
+}
 
 class StateStore {
   private dumps: NetlinkSocket | undefined
@@ -125,6 +148,7 @@ class StateStore {
   private seq = 0
   private stopped = false
   private subscription: { unsubscribe(): void } | undefined
+  private ethtool: EthtoolTracker | undefined
   private readonly names: Names = (i) => this.state.links.get(String(i))?.name ?? ''
 
   constructor(
@@ -157,6 +181,7 @@ class StateStore {
 
   stop(): void {
     this.stopped = true
+    this.ethtool?.close()
     this.subscription?.unsubscribe()
     this.events?.close()
     this.dumps?.close()
@@ -208,6 +233,10 @@ class StateStore {
       if (source.keep && !source.keep(value)) return
       if (before !== undefined && deepEqual(before, value)) return
       coll.set(key, value)
+      if (source.name === 'links' && !this.buffered) {
+        const l = value as Link
+        this.ethtool?.refresh(l.index, l.name)
+      }
       this.pending.push({ kind, op: before ? 'change' : 'add', key, before, after: value } as StateChange)
     }
   }
@@ -266,6 +295,8 @@ class StateStore {
       const buffered = this.buffered
       this.buffered = undefined
       for (const m of buffered) this.applyMessage(m)
+      await this.loadEthtool()
+      if (this.stopped) return
       this.flush(reason, true)
     } catch (e) {
       this.buffered = undefined
@@ -275,6 +306,41 @@ class StateStore {
       this.resyncing = false
     }
     if (this.resyncWanted && !this.stopped) void this.load('resync')
+  }
+
+  /** Asks ethtool about every link (ethtool has no dump of everything). */
+  private async loadEthtool(): Promise<void> {
+    if (this.options.ethtool === false) return
+    if (!this.ethtool) {
+      const tracker = new EthtoolTracker(
+        this.options.netns,
+        (index, info) => this.onEthtool(index, info),
+        () => this.requestResync(),
+      )
+      if (!(await tracker.open())) return
+      this.ethtool = tracker
+    }
+    const tracker = this.ethtool
+    const links = [...this.state.links.values()]
+    const results = await Promise.all(links.map((l) => tracker.query(l.index, l.name)))
+    const seen = new Set<string>()
+    links.forEach((l, i) => {
+      const r = results[i]
+      if (!r) return
+      seen.add(String(l.index))
+      this.apply(ethtoolSource as StateSource<unknown>, 'set', r)
+    })
+    for (const [k, v] of this.state.ethtool)
+      if (!seen.has(k)) this.apply(ethtoolSource as StateSource<unknown>, 'del', v)
+  }
+
+  private onEthtool(index: number, info: DeviceEthtool | undefined): void {
+    if (this.stopped || this.buffered) return
+    const before = this.state.ethtool.get(String(index))
+    if (info && this.state.links.has(String(index)))
+      this.apply(ethtoolSource as StateSource<unknown>, 'set', info)
+    else if (before) this.apply(ethtoolSource as StateSource<unknown>, 'del', before)
+    this.scheduleFlush()
   }
 
   private scheduleFlush(): void {
@@ -294,8 +360,10 @@ class StateStore {
     // The maps handed out are never mutated again: the store works on copies from here on.
     const links = new Map<number, Link>()
     for (const l of this.state.links.values()) links.set(l.index, l)
+    const ethtool = new Map<number, DeviceEthtool>()
+    for (const e of this.state.ethtool.values()) ethtool.set(e.index, e)
     const { addresses, qdiscs, classes, filters } = this.state
-    const state: DeviceState = { links, addresses, qdiscs, classes, filters }
+    const state: DeviceState = { links, addresses, qdiscs, classes, filters, ethtool }
     this.state = copy(this.state)
     this.emit({ state, changes, reason, seq: ++this.seq })
   }

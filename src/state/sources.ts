@@ -23,6 +23,7 @@ import {
   type TcClass,
 } from '../netlink/route/tc/index.ts'
 import type { NetlinkSocket } from '../netlink/socket/index.ts'
+import type { DeviceEthtool } from './ethtool-tracker.ts'
 
 /** The collections of the device state, by name. */
 export interface Collections {
@@ -31,6 +32,7 @@ export interface Collections {
   qdiscs: Map<string, Qdisc>
   classes: Map<string, TcClass>
   filters: Map<string, Filter>
+  ethtool: Map<string, DeviceEthtool>
 }
 export type CollectionName = keyof Collections
 export type ItemOf<K extends CollectionName> = Collections[K] extends Map<string, infer V> ? V : never
@@ -41,6 +43,7 @@ export const emptyCollections = (): Collections => ({
   qdiscs: new Map(),
   classes: new Map(),
   filters: new Map(),
+  ethtool: new Map(),
 })
 
 /** Device names for decoders that print them (tc): from the state being built. */
@@ -83,7 +86,7 @@ const linkSource: StateSource<Link> = {
   },
   cascade(l, state) {
     const out: Array<[CollectionName, string]> = []
-    for (const name of ['addresses', 'qdiscs', 'classes', 'filters'] as const)
+    for (const name of ['addresses', 'qdiscs', 'classes', 'filters', 'ethtool'] as const)
       for (const [k, v] of state[name]) if (v.index === l.index) out.push([name, k])
     return out
   },
