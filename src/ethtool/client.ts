@@ -161,6 +161,23 @@ export class EthtoolClient {
       })
     },
 
+    /** Channels of every device that has them, in one dump (netlink only; the ioctl asks per device). */
+    list: async (): Promise<Channels[]> => {
+      if (this.backends.channels !== 'netlink')
+        throw new NotSupportedError(
+          'channels.list',
+          undefined,
+          'the ethtool ioctl has no dump: ask each device',
+        )
+      const all = await this.netlink().dumpAs(
+        channelsAttrs,
+        ETHTOOL_MSG.CHANNELS_GET,
+        { header: {} },
+        'channels.list',
+      )
+      return all.map((a) => toChannels(a))
+    },
+
     /** Changes the counts named (`ethtool -L DEV combined N …`); returns the new counts. */
     set: async (device: DeviceRef, change: ChannelsChange): Promise<Channels> => {
       const dev = parseInput(deviceSchema, device, 'channels.set')
@@ -298,6 +315,18 @@ export class EthtoolClient {
         })
       })
       return this.rss.get(dev, { context })
+    },
+
+    /** The default RSS context of every device that has RSS, in one dump (kernel 6.11+). */
+    list: async (): Promise<Rss[]> => {
+      if (this.backends.rssContextList === 'none')
+        throw new NotSupportedError(
+          'rss.list',
+          undefined,
+          'dumping RSS needs the ETHTOOL_MSG_RSS_GET dump (kernel 6.11+)',
+        )
+      const all = await this.netlink().dumpAs(rssAttrs, ETHTOOL_MSG.RSS_GET, { header: {} }, 'rss.list')
+      return all.map((a) => toRss(a)).filter((r) => r.context === 0)
     },
 
     /** Additional RSS contexts (RSS over a subset of queues, targeted by flow rules). */

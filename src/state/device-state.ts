@@ -4,6 +4,7 @@ import type { Address, Link } from '../netlink/route/index.ts'
 import type { Filter, Qdisc, TcClass } from '../netlink/route/tc/index.ts'
 import { NETLINK_ROUTE, NetlinkSocket } from '../netlink/socket/index.ts'
 import type { NetnsRef } from '../netlink/sys/index.ts'
+import { type DevlinkInstance, DevlinkTracker } from './devlink-tracker.ts'
 import { deepEqual } from './equal.ts'
 import { type DeviceEthtool, EthtoolTracker } from './ethtool-tracker.ts'
 import {
@@ -29,6 +30,10 @@ export interface DeviceState {
   readonly filters: ReadonlyMap<string, Filter>
   /** ethtool channels and RSS by ifindex, for devices that have either. */
   readonly ethtool: ReadonlyMap<number, DeviceEthtool>
+  /** devlink instances by handle (`bus/device`), with ports, parameters and health reporters. */
+  readonly devlink: ReadonlyMap<string, DevlinkInstance>
+  /** Which optional parts this kernel (and the options) let the state track. */
+  readonly tracks: { readonly ethtool: boolean; readonly devlink: boolean }
 }
 
 type Item = {
@@ -38,6 +43,7 @@ type Item = {
   class: TcClass
   filter: Filter
   ethtool: DeviceEthtool
+  devlink: DevlinkInstance
 }
 const KIND = {
   links: 'link',
@@ -46,6 +52,7 @@ const KIND = {
   classes: 'class',
   filters: 'filter',
   ethtool: 'ethtool',
+  devlink: 'devlink',
 } as const satisfies Record<CollectionName, keyof Item>
 
 /** One change between two snapshots. */
@@ -71,6 +78,8 @@ export interface DeviceStateOptions {
   receiveBuffer?: number
   /** Track ethtool channels and RSS per device (default true). */
   ethtool?: boolean
+  /** Track devlink instances when the kernel has devlink (default true). */
+  devlink?: boolean
 }
 
 const registry = new Map<string, Observable<StateUpdate>>()
@@ -83,7 +92,12 @@ const registry = new Map<string, Observable<StateUpdate>>()
  * the last one unsubscribes; a late subscriber gets the current snapshot at once.
  */
 export function deviceState$(options: DeviceStateOptions = {}): Observable<StateUpdate> {
-  const key = JSON.stringify([options.netns ?? null, options.receiveBuffer ?? null, options.ethtool ?? true])
+  const key = JSON.stringify([
+    options.netns ?? null,
+    options.receiveBuffer ?? null,
+    options.ethtool ?? true,
+    options.devlink ?? true,
+  ])
   let shared = registry.get(key)
   if (!shared) {
     shared = new Observable<StateUpdate>((subscriber) => {
@@ -122,16 +136,23 @@ const copy = (c: Collections): Collections => ({
   classes: new Map(c.classes),
   filters: new Map(c.filters),
   ethtool: new Map(c.ethtool),
+  devlink: new Map(c.devlink),
 })
 
-/** ethtool results enter the state through the same change machinery as kernel notifications. */
-const ethtoolSource: StateSource<DeviceEthtool> = {
-  name: 'ethtool',
-  groups: [],
-  dump: async () => [],
-  key: (e) => String(e.index),
-  fromMessage: () => undefined,
-}
+/**
+ * What ethtool and devlink report enters the state through the same change machinery as
+ * rtnetlink notifications, from sources that neither dump nor decode messages themselves.
+ */
+const queried = <T>(name: 'ethtool' | 'devlink', key: (v: T) => string): StateSource<unknown> =>
+  ({
+    name,
+    groups: [],
+    dump: async () => [],
+    key,
+    fromMessage: () => undefined,
+  }) as StateSource<T> as StateSource<unknown>
+const ethtoolSource = queried<DeviceEthtool>('ethtool', (e) => String(e.index))
+const devlinkSource = queried<DevlinkInstance>('devlink', (d) => d.handle)
 
 class StateStore {
   private dumps: NetlinkSocket | undefined
@@ -149,6 +170,8 @@ class StateStore {
   private stopped = false
   private subscription: { unsubscribe(): void } | undefined
   private ethtool: EthtoolTracker | undefined
+  private devlink: DevlinkTracker | undefined
+  private tracks = { ethtool: false, devlink: false }
   private readonly names: Names = (i) => this.state.links.get(String(i))?.name ?? ''
 
   constructor(
@@ -182,6 +205,7 @@ class StateStore {
   stop(): void {
     this.stopped = true
     this.ethtool?.close()
+    this.devlink?.close()
     this.subscription?.unsubscribe()
     this.events?.close()
     this.dumps?.close()
@@ -296,6 +320,7 @@ class StateStore {
       this.buffered = undefined
       for (const m of buffered) this.applyMessage(m)
       await this.loadEthtool()
+      await this.loadDevlink()
       if (this.stopped) return
       this.flush(reason, true)
     } catch (e) {
@@ -314,32 +339,51 @@ class StateStore {
     if (!this.ethtool) {
       const tracker = new EthtoolTracker(
         this.options.netns,
-        (index, info) => this.onEthtool(index, info),
+        (index, info) => this.onQueried(ethtoolSource, String(index), info),
         () => this.requestResync(),
       )
       if (!(await tracker.open())) return
       this.ethtool = tracker
+      this.tracks = { ...this.tracks, ethtool: true }
     }
     const tracker = this.ethtool
-    const links = [...this.state.links.values()]
-    const results = await Promise.all(links.map((l) => tracker.query(l.index, l.name)))
-    const seen = new Set<string>()
-    links.forEach((l, i) => {
-      const r = results[i]
-      if (!r) return
-      seen.add(String(l.index))
-      this.apply(ethtoolSource as StateSource<unknown>, 'set', r)
-    })
-    for (const [k, v] of this.state.ethtool)
-      if (!seen.has(k)) this.apply(ethtoolSource as StateSource<unknown>, 'del', v)
+    this.replaceAll(ethtoolSource, await tracker.all([...this.state.links.values()]))
   }
 
-  private onEthtool(index: number, info: DeviceEthtool | undefined): void {
+  private async loadDevlink(): Promise<void> {
+    if (this.options.devlink === false) return
+    if (!this.devlink) {
+      const tracker = new DevlinkTracker(
+        this.options.netns,
+        (handle, instance) => this.onQueried(devlinkSource, handle, instance),
+        () => this.requestResync(),
+      )
+      if (!(await tracker.open())) return
+      this.devlink = tracker
+      this.tracks = { ...this.tracks, devlink: true }
+    }
+    this.replaceAll(devlinkSource, await this.devlink.all())
+  }
+
+  /** Makes a queried collection hold exactly these items. */
+  private replaceAll(source: StateSource<unknown>, items: readonly unknown[]): void {
+    const seen = new Set<string>()
+    for (const v of items) {
+      seen.add(source.key(v))
+      this.apply(source, 'set', v)
+    }
+    for (const [k, v] of this.state[source.name] as Map<string, unknown>)
+      if (!seen.has(k)) this.apply(source, 'del', v)
+  }
+
+  /** A fresh answer about one object (undefined: it has nothing to report, or is gone). */
+  private onQueried(source: StateSource<unknown>, key: string, value: unknown): void {
     if (this.stopped || this.buffered) return
-    const before = this.state.ethtool.get(String(index))
-    if (info && this.state.links.has(String(index)))
-      this.apply(ethtoolSource as StateSource<unknown>, 'set', info)
-    else if (before) this.apply(ethtoolSource as StateSource<unknown>, 'del', before)
+    const before = (this.state[source.name] as Map<string, unknown>).get(key)
+    // ethtool answers about links: one that vanished meanwhile must not come back through it.
+    const alive = source !== ethtoolSource || this.state.links.has(key)
+    if (value !== undefined && alive) this.apply(source, 'set', value)
+    else if (before !== undefined) this.apply(source, 'del', before)
     this.scheduleFlush()
   }
 
@@ -362,8 +406,10 @@ class StateStore {
     for (const l of this.state.links.values()) links.set(l.index, l)
     const ethtool = new Map<number, DeviceEthtool>()
     for (const e of this.state.ethtool.values()) ethtool.set(e.index, e)
+    const devlink = new Map<string, DevlinkInstance>(this.state.devlink)
     const { addresses, qdiscs, classes, filters } = this.state
-    const state: DeviceState = { links, addresses, qdiscs, classes, filters, ethtool }
+    const tracks = this.tracks
+    const state: DeviceState = { links, addresses, qdiscs, classes, filters, ethtool, devlink, tracks }
     this.state = copy(this.state)
     this.emit({ state, changes, reason, seq: ++this.seq })
   }

@@ -23,6 +23,7 @@ import {
   type TcClass,
 } from '../netlink/route/tc/index.ts'
 import type { NetlinkSocket } from '../netlink/socket/index.ts'
+import type { DevlinkInstance } from './devlink-tracker.ts'
 import type { DeviceEthtool } from './ethtool-tracker.ts'
 
 /** The collections of the device state, by name. */
@@ -33,6 +34,7 @@ export interface Collections {
   classes: Map<string, TcClass>
   filters: Map<string, Filter>
   ethtool: Map<string, DeviceEthtool>
+  devlink: Map<string, DevlinkInstance>
 }
 export type CollectionName = keyof Collections
 export type ItemOf<K extends CollectionName> = Collections[K] extends Map<string, infer V> ? V : never
@@ -44,6 +46,7 @@ export const emptyCollections = (): Collections => ({
   classes: new Map(),
   filters: new Map(),
   ethtool: new Map(),
+  devlink: new Map(),
 })
 
 /** Device names for decoders that print them (tc): from the state being built. */
