@@ -9,7 +9,6 @@ import { deepEqual } from './equal.ts'
 import { type DeviceEthtool, EthtoolTracker } from './ethtool-tracker.ts'
 import {
   type CollectionName,
-  type Collections,
   emptyCollections,
   type Names,
   SOURCES,
@@ -129,16 +128,6 @@ export function link$(name: string, options: DeviceStateOptions = {}): Observabl
   )
 }
 
-const copy = (c: Collections): Collections => ({
-  links: new Map(c.links),
-  addresses: new Map(c.addresses),
-  qdiscs: new Map(c.qdiscs),
-  classes: new Map(c.classes),
-  filters: new Map(c.filters),
-  ethtool: new Map(c.ethtool),
-  devlink: new Map(c.devlink),
-})
-
 /**
  * What ethtool and devlink report enters the state through the same change machinery as
  * rtnetlink notifications, from sources that neither dump nor decode messages themselves.
@@ -172,6 +161,13 @@ class StateStore {
   private ethtool: EthtoolTracker | undefined
   private devlink: DevlinkTracker | undefined
   private tracks = { ethtool: false, devlink: false }
+  /** The snapshot's views of links and ethtool, keyed by ifindex, kept alongside. */
+  private byIndex: { links: Map<number, Link>; ethtool: Map<number, DeviceEthtool> } = {
+    links: new Map(),
+    ethtool: new Map(),
+  }
+  /** Maps a snapshot holds: copied before their next change. */
+  private readonly shared = new Set<string>()
   private readonly names: Names = (i) => this.state.links.get(String(i))?.name ?? ''
 
   constructor(
@@ -238,25 +234,48 @@ class StateStore {
     return false
   }
 
+  /**
+   * A collection to change. Snapshots share the store's maps until the store next changes one:
+   * only then is that map copied, so an emission costs nothing for the collections it left alone.
+   */
+  private writable(name: CollectionName): Map<string, unknown> {
+    if (this.shared.delete(name))
+      this.state[name] = new Map(this.state[name] as Map<string, unknown>) as never
+    return this.state[name] as Map<string, unknown>
+  }
+
+  /** The same, for the snapshot's maps keyed by ifindex. */
+  private writableByIndex(name: 'links' | 'ethtool'): Map<number, unknown> {
+    if (this.shared.delete(`${name}#`))
+      this.byIndex[name] = new Map(this.byIndex[name] as Map<number, unknown>) as never
+    return this.byIndex[name] as Map<number, unknown>
+  }
+
+  private remove(name: CollectionName, key: string): void {
+    this.writable(name).delete(key)
+    if (name === 'links' || name === 'ethtool') this.writableByIndex(name).delete(Number(key))
+  }
+
   private apply(source: StateSource<unknown>, op: 'set' | 'del', value: unknown): void {
-    const coll = this.state[source.name] as Map<string, unknown>
     const key = source.key(value)
-    const before = coll.get(key)
+    const before = (this.state[source.name] as Map<string, unknown>).get(key)
     const kind = KIND[source.name]
     if (op === 'del') {
       for (const [name, k] of source.cascade?.(value, this.state) ?? []) {
         const victim = (this.state[name] as Map<string, unknown>).get(k)
         if (victim === undefined || (name === source.name && k === key)) continue
-        ;(this.state[name] as Map<string, unknown>).delete(k)
+        this.remove(name, k)
         this.pending.push({ kind: KIND[name], op: 'del', key: k, before: victim } as StateChange)
       }
       if (before === undefined) return
-      coll.delete(key)
+      this.remove(source.name, key)
       this.pending.push({ kind, op: 'del', key, before } as StateChange)
     } else {
       if (source.keep && !source.keep(value)) return
       if (before !== undefined && deepEqual(before, value)) return
-      coll.set(key, value)
+      this.writable(source.name).set(key, value)
+      if (source.name === 'links' || source.name === 'ethtool')
+        this.writableByIndex(source.name).set(Number(key), value)
       if (source.name === 'links' && !this.buffered) {
         const l = value as Link
         this.ethtool?.refresh(l.index, l.name)
@@ -304,14 +323,11 @@ class StateStore {
       }
       if (this.stopped) return
       // Diff the old view against the dump, then let buffered notifications bring it up to date.
-      const old = this.state
-      this.state = copy(old)
       for (const source of SOURCES) {
         const now = fresh[source.name] as Map<string, unknown>
-        const coll = this.state[source.name] as Map<string, unknown>
-        for (const [key, v] of old[source.name] as Map<string, unknown>) {
+        for (const [key, v] of this.state[source.name] as Map<string, unknown>) {
           if (now.has(key)) continue
-          coll.delete(key)
+          this.remove(source.name, key)
           this.pending.push({ kind: KIND[source.name], op: 'del', key, before: v } as StateChange)
         }
         for (const v of now.values()) this.apply(source, 'set', v)
@@ -401,16 +417,21 @@ class StateStore {
     if (!always && this.pending.length === 0) return
     const changes = this.pending
     this.pending = []
-    // The maps handed out are never mutated again: the store works on copies from here on.
-    const links = new Map<number, Link>()
-    for (const l of this.state.links.values()) links.set(l.index, l)
-    const ethtool = new Map<number, DeviceEthtool>()
-    for (const e of this.state.ethtool.values()) ethtool.set(e.index, e)
-    const devlink = new Map<string, DevlinkInstance>(this.state.devlink)
-    const { addresses, qdiscs, classes, filters } = this.state
-    const tracks = this.tracks
-    const state: DeviceState = { links, addresses, qdiscs, classes, filters, ethtool, devlink, tracks }
-    this.state = copy(this.state)
+    // The maps handed out are never mutated again: the store copies one before changing it.
+    const { addresses, qdiscs, classes, filters, devlink } = this.state
+    const state: DeviceState = {
+      links: this.byIndex.links,
+      addresses,
+      qdiscs,
+      classes,
+      filters,
+      ethtool: this.byIndex.ethtool,
+      devlink: devlink as ReadonlyMap<string, DevlinkInstance>,
+      tracks: this.tracks,
+    }
+    for (const name of Object.keys(KIND)) this.shared.add(name)
+    this.shared.add('links#')
+    this.shared.add('ethtool#')
     this.emit({ state, changes, reason, seq: ++this.seq })
   }
 }
