@@ -7,13 +7,7 @@ import type { NetnsRef } from '../netlink/sys/index.ts'
 import { type DevlinkInstance, DevlinkTracker } from './devlink-tracker.ts'
 import { deepEqual } from './equal.ts'
 import { type DeviceEthtool, EthtoolTracker } from './ethtool-tracker.ts'
-import {
-  type CollectionName,
-  emptyCollections,
-  type Names,
-  SOURCES,
-  type StateSource,
-} from './sources.ts'
+import { type CollectionName, emptyCollections, type Names, SOURCES, type StateSource } from './sources.ts'
 
 /** An immutable snapshot of a namespace's devices. */
 export interface DeviceState {
