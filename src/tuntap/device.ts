@@ -40,6 +40,7 @@ import {
 } from './ioctls.ts'
 import { type QueueHost, TapQueue } from './queue.ts'
 import { parseTapInput, TapError, tapFailure } from './tap-errors.ts'
+import { TapRss } from './tap-rss.ts'
 
 const TUN_PATH = '/dev/net/tun'
 const NOT_TUN_ERRNOS = new Set<number>([Errno.EBADFD, Errno.EBADF, Errno.ENOTTY, Errno.EINVAL])
@@ -173,6 +174,7 @@ export class Tap implements Disposable {
   /** Mirror of the kernel's tfiles[] order: index i is queue i for queue selection. */
   readonly #order: TapQueue[] = []
   readonly #host: QueueHost
+  #rss: TapRss | undefined
 
   private constructor(name: string, flags: number, netns: NetnsRef | undefined) {
     this.name = name
@@ -425,8 +427,18 @@ export class Tap implements Disposable {
     return this.#ioctl('get device netns', tunGetDevNetns)
   }
 
-  /** Closes every queue fd this Tap holds. */
+  /**
+   * RSS for this device through the best back end (kernel ioctls when present, else the eBPF
+   * steering program): `await tap.rss.apply({ hashTypes, key, table, defaultQueue })`.
+   */
+  get rss(): TapRss {
+    this.#rss ??= new TapRss(this)
+    return this.#rss
+  }
+
+  /** Closes every queue fd this Tap holds (and the RSS steering program and maps it made). */
   close(): void {
+    this.#rss?.close()
     for (const q of [...this.#queues]) q.close()
   }
 

@@ -28,8 +28,10 @@ export {
   rssConfigSchema,
 } from './rss-config.ts'
 export {
+  hashReportFor,
   queueForHash,
   type RssHashOptions,
+  type RssHashReport,
   type RssHashResult,
   type RssRules,
   type RssSteering,

@@ -25,7 +25,7 @@
 
 import { emptyParsedFrame, type LinkType, type ParsedFrame, parseFrameInto } from './frame-parser.ts'
 import type { RssConfig } from './rss-config.ts'
-import { HASH_TYPE_BIT, type HashReport, type HashType } from './rss-hash-types.ts'
+import { HASH_REPORT_VALUE, HASH_TYPE_BIT, type HashReport, type HashType } from './rss-hash-types.ts'
 import { cachedToeplitzTable, type ToeplitzTable, toeplitzTable, toeplitzUnchecked } from './toeplitz.ts'
 
 export interface RssHashResult {
@@ -191,5 +191,36 @@ export function rssSteering(config: RssConfig, options: RssHashOptions = {}): Rs
       const r = hash(frame)
       return r.reportType === 'none' ? defaultQueue : indirection[r.hash & last]!
     },
+  }
+}
+
+/**
+ * What a virtio-net device doing RSS with hash reporting would put in `virtio_net_hdr_v1_hash`
+ * for `frame`, and the queue it would pick. Spread it into a header:
+ * `encodeVnetHeader({ layout: 'v1_hash', ...hashReportFor(frame, config) })`.
+ */
+export interface RssHashReport {
+  /** `hash_value` (u32; 0 when nothing was hashed). */
+  hashValue: number
+  /** `hash_report`: the VIRTIO_NET_HASH_REPORT_* value. */
+  hashReport: number
+  /** The report's name (`none` when nothing was hashed). */
+  reportType: HashReport
+  /** The receive queue: `table[hash & (length - 1)]`, or the default queue. */
+  queue: number
+}
+
+/** The hash report and queue for `frame` under `config` (see RssHashReport). */
+export function hashReportFor(
+  frame: Uint8Array,
+  config: RssConfig,
+  options: RssHashOptions = {},
+): RssHashReport {
+  const r = rssHash(frame, config, options)
+  return {
+    hashValue: r.hash,
+    hashReport: HASH_REPORT_VALUE[r.reportType],
+    reportType: r.reportType,
+    queue: queueForHash(r, config),
   }
 }

@@ -792,7 +792,6 @@ export class RssSteering implements Disposable {
     readonly config: RssConfigMap,
     readonly lastMap: BpfMap | undefined,
     readonly tableCapacity: number,
-    readonly queues: number | undefined,
   ) {}
 
   /**
@@ -815,7 +814,11 @@ export class RssSteering implements Disposable {
     const config = new RssConfigMap(map)
     let last: BpfMap | undefined
     try {
-      if (first) config.write(first, o.queues)
+      // without a configuration: no hash types, everything to queue 0 (and the queue count kept)
+      config.write(
+        first ?? { hashTypes: [], key: new Uint8Array(RSS_KEY_LENGTH), table: [0], defaultQueue: 0 },
+        o.queues,
+      )
       if (o.record)
         last = BpfMap.create({ type: 'array', keySize: 4, valueSize: 16, maxEntries: 1, name: 'rss_last' })
       const program = BpfProgram.load({
@@ -823,7 +826,7 @@ export class RssSteering implements Disposable {
         name: 'rxnl_rss',
         insns: rssProgramInsns(map, { layer: o.layer, tableCapacity: o.tableCapacity, record: last }),
       })
-      return new RssSteering(program, config, last, o.tableCapacity, o.queues)
+      return new RssSteering(program, config, last, o.tableCapacity)
     } catch (e) {
       map.close()
       last?.close()
@@ -831,9 +834,12 @@ export class RssSteering implements Disposable {
     }
   }
 
-  /** Replaces the whole configuration with one map update; frames in flight see old or new. */
+  /**
+   * Replaces the whole configuration with one map update; frames in flight see old or new.
+   * Validated first against the table capacity and the queue count stored in the map.
+   */
   apply(input: RssConfigInput): RssConfig {
-    return this.config.apply(input, this.queues)
+    return this.config.apply(input)
   }
 
   /** Changes part of the configuration (the table, the key, ...), with one map update. */
