@@ -159,6 +159,16 @@ export class TapRss implements Disposable {
     return this.#state?.steering
   }
 
+  /**
+   * Re-reads the configuration from the eBPF back end's map, for when another holder of the map
+   * fd changed it; returns the status (undefined when no RSS is applied).
+   */
+  refresh(): TapRssStatus | undefined {
+    const s = this.#state
+    if (s?.steering) s.config = s.steering.read()
+    return this.status
+  }
+
   /** Asks the kernel (TUNGETVNETHASHTYPES on a queue fd) whether it has native tun RSS. */
   probe(): KernelRssSupport {
     const fd = this.#fd('rss probe')
