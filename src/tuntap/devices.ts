@@ -45,3 +45,13 @@ export {
   selectorQueueInsns,
 } from './steering-program.ts'
 export { TapError, type TapErrorKind, type TapErrorReason, type TapInputIssue } from './tap-errors.ts'
+export {
+  KERNEL_MAX_TABLE_LENGTH,
+  type KernelRssSupport,
+  type ReportForOptions,
+  TapRss,
+  type TapRssApplyOptions,
+  type TapRssBackend,
+  type TapRssReporting,
+  type TapRssStatus,
+} from './tap-rss.ts'
