@@ -44,6 +44,7 @@ import { TapRss } from './tap-rss.ts'
 
 const TUN_PATH = '/dev/net/tun'
 const NOT_TUN_ERRNOS = new Set<number>([Errno.EBADFD, Errno.EBADF, Errno.ENOTTY, Errno.EINVAL])
+/** Most queues a tun/tap device can have (the kernel's MAX_TAP_QUEUES). */
 export const MAX_QUEUES = 256
 
 /** An interface name: 1..15 bytes, no "/", ":" or whitespace; "%d" lets the kernel number it. */
@@ -105,6 +106,7 @@ const openSchema = z
     path: ['queues'],
   })
 
+/** Options common to `Tap.create` and `Tap.open`. */
 export interface TapOptions {
   mode?: 'tap' | 'tun'
   /** Queue fds to open (1..256). */
@@ -118,6 +120,7 @@ export interface TapOptions {
   netns?: NetnsRef
 }
 
+/** Options of `Tap.create`. */
 export interface CreateTapOptions extends TapOptions {
   /** A name, or a template such as "tap%d" (the default). */
   name?: string
@@ -126,10 +129,12 @@ export interface CreateTapOptions extends TapOptions {
   group?: number
 }
 
+/** Options of `Tap.open` (an existing device). */
 export interface OpenTapOptions extends TapOptions {
   name: string
 }
 
+/** A device's name and flags (TUNGETIFF). */
 export interface TapInfo {
   readonly name: string
   readonly flags: readonly IffFlagName[]

@@ -28,6 +28,7 @@ import type { RssConfig } from './rss-config.ts'
 import { HASH_REPORT_VALUE, HASH_TYPE_BIT, type HashReport, type HashType } from './rss-hash-types.ts'
 import { cachedToeplitzTable, type ToeplitzTable, toeplitzTable, toeplitzUnchecked } from './toeplitz.ts'
 
+/** The RSS hash of a frame and what it covered. */
 export interface RssHashResult {
   /** The Toeplitz hash (u32); 0 when `reportType` is 'none'. */
   hash: number
@@ -126,6 +127,7 @@ function hashWith(
   return { hash: toeplitzUnchecked(table.table, input, n) >>> 0, reportType }
 }
 
+/** Options of `rssHash`, `rssQueue` and `rssSteering`. */
 export interface RssHashOptions {
   /** 'ethernet' (tap, the default) or 'ip' (tun: frames start at the IP header). */
   linkType?: LinkType

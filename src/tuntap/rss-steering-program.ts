@@ -766,6 +766,7 @@ const optionsSchema = z.strictObject({
   queues: z.number().int().min(1).max(0xffff).optional(),
 })
 
+/** Options of `RssSteering.create`. */
 export interface RssSteeringOptions {
   /** 'l2' for taps (default), 'l3' for tun devices. */
   layer?: 'l2' | 'l3'
