@@ -1,35 +1,87 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TestNetns } from './helpers/netns.ts'
-import { quietNetns } from './helpers/tap-frames.ts'
+import { describe, expect, it } from 'vitest'
+import { sh } from './helpers/netns.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-describe('examples', () => {
-  let ns: TestNetns
-  beforeAll(() => {
-    ns = new TestNetns('ex')
-    quietNetns(ns)
-  })
-  afterAll(() => ns?.remove())
+const namespacesNow = (): string[] =>
+  sh('ip', ['netns', 'list'])
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean)
 
-  it('tap-rss-steering spreads flows over 4 queues, then pins them live, and exits by itself', () => {
+describe('examples/tap-rss.ts (makes and removes its own namespace)', () => {
+  it('--json: 3000 flows over a 4-queue tap, the back end said, every frame where predicted', () => {
     const out = execFileSync(
       process.execPath,
-      ['--import', 'tsx', 'examples/tap-rss-steering.ts', ns.name, '200'],
+      ['--import', 'tsx', 'examples/tap-rss.ts', '--json', '--flows', '3000'],
       {
         cwd: ROOT,
         encoding: 'utf8',
         timeout: 60_000,
       },
     )
-    const r = JSON.parse(out.trim().split('\n').pop()!) as { spread: number[]; pinned: number[]; tap: string }
-    expect(r.spread.reduce((a, b) => a + b)).toBe(200)
-    expect(r.spread.every((n) => n > 20)).toBe(true)
-    expect(r.pinned).toEqual([200, 0, 0, 0])
-    // the tap was not persistent: it went away with the example
-    expect(ns.ipJson<Array<{ ifname: string }>>('link', 'show').map((l) => l.ifname)).not.toContain(r.tap)
+    const r = JSON.parse(out.trim().split('\n').pop()!) as {
+      netns: string
+      backend: string
+      fallbackReason?: string
+      flows: number
+      received: number
+      asPredicted: number
+      perQueue: number[]
+    }
+    expect(r.backend).toBe('ebpf') // this kernel has no tun RSS ioctls
+    expect(r.fallbackReason).toMatch(/TUNGETVNETHASHTYPES: EINVAL/)
+    expect(r).toMatchObject({ flows: 3000, received: 3000, asPredicted: 3000 })
+    expect(r.perQueue).toHaveLength(4)
+    expect(r.perQueue.every((n) => n > 500)).toBe(true)
+    expect(namespacesNow()).not.toContain(r.netns)
+  })
+
+  it('prints a table, and cleans up on Ctrl-C (--hold)', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'examples/tap-rss.ts', '--flows', '500', '--hold'],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    const deadline = Date.now() + 30_000
+    while (!out.includes('Ctrl-C') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    expect(out).toMatch(/RSS through the ebpf back end/)
+    expect(out).toMatch(/500 flows sent, 500 received, 500 on the predicted queue/)
+    expect(out).toMatch(/queue 3: +\d+/)
+    const netns = /in (rxnl-tap-rss-\d+)/.exec(out)![1]!
+    expect(namespacesNow()).toContain(netns)
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c))
+      child.kill('SIGINT')
+    })
+    expect(code).toBe(130)
+    expect(namespacesNow()).not.toContain(netns)
+  }, 60_000)
+
+  it('a forced kernel back end fails clearly here and still cleans up', () => {
+    let err: { status?: number; stderr?: string } = {}
+    try {
+      execFileSync(process.execPath, ['--import', 'tsx', 'examples/tap-rss.ts', '--backend', 'kernel'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 60_000,
+      })
+    } catch (e) {
+      err = e as typeof err
+    }
+    expect(err.status).toBe(1)
+    expect(err.stderr).toMatch(/rss apply \(kernel\): not supported by this kernel \(EINVAL\)/)
+    expect(namespacesNow().filter((n) => n.startsWith('rxnl-tap-rss-'))).toEqual([])
   })
 
   it('watch-state prints one line per device with qdiscs and filters, and JSON change records', () => {

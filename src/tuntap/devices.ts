@@ -27,13 +27,11 @@ export { TapQueue } from './queue.ts'
 export {
   decodeRssConfig,
   encodeRssConfig,
-  RSS_KEY_SIZE,
-  type RssConfig,
+  MAX_PROGRAM_TABLE_CAPACITY,
+  PROGRAM_HASH_TYPES,
+  RSS_CONFIG_HEADER_SIZE,
+  type RssConfigChange,
   RssConfigMap,
-  RssHashReport,
-  type RssHashReportName,
-  RssHashType,
-  type RssHashTypeName,
   type RssLastResult,
   type RssProgramOptions,
   RssSteering,
@@ -47,3 +45,13 @@ export {
   selectorQueueInsns,
 } from './steering-program.ts'
 export { TapError, type TapErrorKind, type TapErrorReason, type TapInputIssue } from './tap-errors.ts'
+export {
+  KERNEL_MAX_TABLE_LENGTH,
+  type KernelRssSupport,
+  type ReportForOptions,
+  TapRss,
+  type TapRssApplyOptions,
+  type TapRssBackend,
+  type TapRssReporting,
+  type TapRssStatus,
+} from './tap-rss.ts'
