@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
-import { sh } from './helpers/netns.ts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sh, TestNetns } from './helpers/netns.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -83,6 +83,14 @@ describe('examples/tap-rss.ts (makes and removes its own namespace)', () => {
     expect(err.stderr).toMatch(/rss apply \(kernel\): not supported by this kernel \(EINVAL\)/)
     expect(namespacesNow().filter((n) => n.startsWith('rxnl-tap-rss-'))).toEqual([])
   })
+})
+
+describe('examples/watch-state.ts', () => {
+  let ns: TestNetns
+  beforeAll(() => {
+    ns = new TestNetns('ex-ws')
+  })
+  afterAll(() => ns?.remove())
 
   it('watch-state prints one line per device with qdiscs and filters, and JSON change records', () => {
     ns.ip('link', 'add', 'ws0', 'numtxqueues', '4', 'numrxqueues', '4', 'type', 'veth', 'peer', 'name', 'ws1')
