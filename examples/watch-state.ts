@@ -16,6 +16,14 @@ function tableSummary(table: readonly number[]): string {
   return `${table.length} buckets → q${queues.map((q) => `${q}:${per.get(q)}`).join(' q')}`
 }
 
+/** The RSS in force: a tap's back end and table (managed here), or the NIC's (ethtool). */
+function rssColumn(s: DeviceState, index: number): string {
+  const tap = s.tapRss.get(index)?.status
+  if (tap) return `tap ${tap.backend} ${tableSummary(tap.config.table)}`
+  const nic = s.ethtool.get(index)?.rss
+  return nic ? `ethtool ${nic.hfunc} ${tableSummary(nic.table)}` : '-'
+}
+
 function view(s: DeviceState): string[] {
   const rows: string[][] = [
     ['#', 'device', 'kind', 'state', 'mtu', 'queues tx/rx', 'qdiscs', 'filters', 'rss'],
@@ -40,7 +48,7 @@ function view(s: DeviceState): string[] {
       queues,
       [root ? `${root.kind} ${root.handle}` : '-', ...hooks].join('+'),
       filters.length ? `${filters.length} (${[...new Set(filters.map((f) => f.kind))].join(',')})` : '-',
-      eth?.rss ? `ethtool ${eth.rss.hfunc} ${tableSummary(eth.rss.table)}` : '-',
+      rssColumn(s, l.index),
     ])
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))

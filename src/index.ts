@@ -150,10 +150,14 @@ export {
 export { type NetnsRef, SysError } from './netlink/sys/index.ts'
 export { InvalidInputError } from './netlink/validate.ts'
 export {
+  type DeviceEthtool,
+  type DeviceRss,
   type DeviceState,
   type DeviceStateOptions,
+  type DevlinkInstance,
   deviceState$,
   link$,
+  rss$,
   type StateChange,
   type StateUpdate,
 } from './state/index.ts'
@@ -169,6 +173,8 @@ export {
   loadConstantSteering,
   MAX_PROGRAM_TABLE_CAPACITY,
   MAX_QUEUES,
+  type ManagedTapRss,
+  managedTapRss$,
   type OpenTapOptions,
   PacketSocket,
   type PacketSocketOptions,

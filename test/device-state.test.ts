@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { filter, firstValueFrom, type Subscription, skip, take } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { openRoute } from '../src/index.ts'
+import { type DeviceRss, openRoute, rss$, Tap } from '../src/index.ts'
 import { deviceState$, link$, type StateUpdate } from '../src/state/index.ts'
 import { sh, TestNetns } from './helpers/netns.ts'
 
@@ -291,6 +291,41 @@ describe('device state', () => {
     const gone = await settle(updates, (u) => channels(u) === undefined)
     expect(gone.changes.some((c) => c.kind === 'ethtool' && c.op === 'del')).toBe(true)
     sub.unsubscribe()
+  })
+
+  test('tap RSS managed in this process: back end and configuration per device, live, until detached', async () => {
+    const tap = Tap.create({ name: 'rt0', queues: 4, netns: ns.name })
+    const seen: Array<DeviceRss | undefined> = []
+    const sub = rss$('rt0', { netns: ns.name }).subscribe((r) => seen.push(r))
+    const last = async (check: (r: DeviceRss | undefined) => boolean) => {
+      const deadline = Date.now() + 10_000
+      while (!(seen.length && check(seen.at(-1))) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20))
+      return seen.at(-1)
+    }
+    try {
+      expect(await last((r) => r === undefined)).toBeUndefined()
+      const table = Array.from({ length: 16 }, (_, i) => i % 4)
+      await tap.rss.apply({ hashTypes: ['ipv4', 'tcpv4'], table, defaultQueue: 0 })
+      const applied = await last((r) => r?.source === 'tap')
+      expect(applied).toMatchObject({ source: 'tap', backend: 'ebpf', status: { config: { table } } })
+      // What the state says is what the steering map holds (read back from the kernel).
+      if (applied?.source !== 'tap') throw new Error('no tap RSS')
+      expect(applied.status.config).toEqual(tap.rss.steering?.read())
+      const pinned = Array.from({ length: 16 }, () => 3)
+      await tap.rss.update({ table: pinned })
+      const updated = await last((r) => r?.source === 'tap' && r.status.config.table[0] === 3)
+      if (updated?.source !== 'tap') throw new Error('no tap RSS')
+      expect(updated.status.config).toEqual(tap.rss.steering?.read())
+      const state = await firstValueFrom(deviceState$({ netns: ns.name }))
+      const index = ns.ipJson<Array<{ ifindex: number }>>('link', 'show', 'rt0')[0]!.ifindex
+      expect(state.state.tapRss.get(index)).toMatchObject({ name: 'rt0', status: { backend: 'ebpf' } })
+      await tap.rss.detach()
+      expect(await last((r) => r === undefined)).toBeUndefined()
+    } finally {
+      sub.unsubscribe()
+      tap.close()
+    }
   })
 
   test('subscribers share one set of sockets, and 1,000 subscribe/unsubscribe cycles leak nothing', async () => {

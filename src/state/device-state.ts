@@ -1,9 +1,12 @@
 import { distinctUntilChanged, map, Observable, ReplaySubject, share } from 'rxjs'
+import type { Rss } from '../ethtool/index.ts'
 import type { NetlinkMessage } from '../netlink/codec/index.ts'
 import type { Address, Link } from '../netlink/route/index.ts'
 import type { Filter, Qdisc, TcClass } from '../netlink/route/tc/index.ts'
 import { NETLINK_ROUTE, NetlinkSocket } from '../netlink/socket/index.ts'
 import type { NetnsRef } from '../netlink/sys/index.ts'
+import { type ManagedTapRss, managedTapRss$, sameNetns } from '../tuntap/rss-registry.ts'
+import type { TapRssStatus } from '../tuntap/tap-rss.ts'
 import { type DevlinkInstance, DevlinkTracker } from './devlink-tracker.ts'
 import { deepEqual } from './equal.ts'
 import { type DeviceEthtool, EthtoolTracker } from './ethtool-tracker.ts'
@@ -25,6 +28,8 @@ export interface DeviceState {
   readonly ethtool: ReadonlyMap<number, DeviceEthtool>
   /** devlink instances by handle (`bus/device`), with ports, parameters and health reporters. */
   readonly devlink: ReadonlyMap<string, DevlinkInstance>
+  /** RSS of taps managed through rxnetlink in this process, by ifindex: back end and configuration. */
+  readonly tapRss: ReadonlyMap<number, ManagedTapRss>
   /** Which optional parts this kernel (and the options) let the state track. */
   readonly tracks: { readonly ethtool: boolean; readonly devlink: boolean }
 }
@@ -37,6 +42,7 @@ type Item = {
   filter: Filter
   ethtool: DeviceEthtool
   devlink: DevlinkInstance
+  tapRss: ManagedTapRss
 }
 const KIND = {
   links: 'link',
@@ -46,6 +52,7 @@ const KIND = {
   filters: 'filter',
   ethtool: 'ethtool',
   devlink: 'devlink',
+  tapRss: 'tapRss',
 } as const satisfies Record<CollectionName, keyof Item>
 
 /** One change between two snapshots. */
@@ -114,6 +121,26 @@ export function deviceState$(options: DeviceStateOptions = {}): Observable<State
   return shared
 }
 
+/** Where a device's RSS comes from: a tap this process steers, or the NIC (ethtool). */
+export type DeviceRss =
+  | { source: 'tap'; backend: TapRssStatus['backend']; status: TapRssStatus }
+  | { source: 'ethtool'; rss: Rss }
+
+/** One device's RSS by name, re-emitted only when it changes (undefined: none, or no device). */
+export function rss$(name: string, options: DeviceStateOptions = {}): Observable<DeviceRss | undefined> {
+  return deviceState$(options).pipe(
+    map((u): DeviceRss | undefined => {
+      const link = [...u.state.links.values()].find((l) => l.name === name)
+      if (!link) return undefined
+      const tap = u.state.tapRss.get(link.index)?.status
+      if (tap) return { source: 'tap', backend: tap.backend, status: tap }
+      const rss = u.state.ethtool.get(link.index)?.rss
+      return rss ? { source: 'ethtool', rss } : undefined
+    }),
+    distinctUntilChanged((a, b) => deepEqual(a, b)),
+  )
+}
+
 /** One link by name, re-emitted only when it changes (undefined while it does not exist). */
 export function link$(name: string, options: DeviceStateOptions = {}): Observable<Link | undefined> {
   return deviceState$(options).pipe(
@@ -126,7 +153,7 @@ export function link$(name: string, options: DeviceStateOptions = {}): Observabl
  * What ethtool and devlink report enters the state through the same change machinery as
  * rtnetlink notifications, from sources that neither dump nor decode messages themselves.
  */
-const queried = <T>(name: 'ethtool' | 'devlink', key: (v: T) => string): StateSource<unknown> =>
+const queried = <T>(name: 'ethtool' | 'devlink' | 'tapRss', key: (v: T) => string): StateSource<unknown> =>
   ({
     name,
     groups: [],
@@ -136,6 +163,11 @@ const queried = <T>(name: 'ethtool' | 'devlink', key: (v: T) => string): StateSo
   }) as StateSource<T> as StateSource<unknown>
 const ethtoolSource = queried<DeviceEthtool>('ethtool', (e) => String(e.index))
 const devlinkSource = queried<DevlinkInstance>('devlink', (d) => d.handle)
+const tapRssSource = queried<ManagedTapRss>('tapRss', (t) => String(t.index))
+
+type ByIndex = 'links' | 'ethtool' | 'tapRss'
+const isByIndex = (name: CollectionName): name is ByIndex =>
+  name === 'links' || name === 'ethtool' || name === 'tapRss'
 
 class StateStore {
   private dumps: NetlinkSocket | undefined
@@ -156,10 +188,12 @@ class StateStore {
   private devlink: DevlinkTracker | undefined
   private tracks = { ethtool: false, devlink: false }
   /** The snapshot's views of links and ethtool, keyed by ifindex, kept alongside. */
-  private byIndex: { links: Map<number, Link>; ethtool: Map<number, DeviceEthtool> } = {
-    links: new Map(),
-    ethtool: new Map(),
-  }
+  private byIndex: {
+    links: Map<number, Link>
+    ethtool: Map<number, DeviceEthtool>
+    tapRss: Map<number, ManagedTapRss>
+  } = { links: new Map(), ethtool: new Map(), tapRss: new Map() }
+  private tapRssSub: { unsubscribe(): void } | undefined
   /** Maps a snapshot holds: copied before their next change. */
   private readonly shared = new Set<string>()
   private readonly names: Names = (i) => this.state.links.get(String(i))?.name ?? ''
@@ -196,6 +230,7 @@ class StateStore {
     this.stopped = true
     this.ethtool?.close()
     this.devlink?.close()
+    this.tapRssSub?.unsubscribe()
     this.subscription?.unsubscribe()
     this.events?.close()
     this.dumps?.close()
@@ -239,7 +274,7 @@ class StateStore {
   }
 
   /** The same, for the snapshot's maps keyed by ifindex. */
-  private writableByIndex(name: 'links' | 'ethtool'): Map<number, unknown> {
+  private writableByIndex(name: ByIndex): Map<number, unknown> {
     if (this.shared.delete(`${name}#`))
       this.byIndex[name] = new Map(this.byIndex[name] as Map<number, unknown>) as never
     return this.byIndex[name] as Map<number, unknown>
@@ -247,7 +282,7 @@ class StateStore {
 
   private remove(name: CollectionName, key: string): void {
     this.writable(name).delete(key)
-    if (name === 'links' || name === 'ethtool') this.writableByIndex(name).delete(Number(key))
+    if (isByIndex(name)) this.writableByIndex(name).delete(Number(key))
   }
 
   private apply(source: StateSource<unknown>, op: 'set' | 'del', value: unknown): void {
@@ -268,8 +303,7 @@ class StateStore {
       if (source.keep && !source.keep(value)) return
       if (before !== undefined && deepEqual(before, value)) return
       this.writable(source.name).set(key, value)
-      if (source.name === 'links' || source.name === 'ethtool')
-        this.writableByIndex(source.name).set(Number(key), value)
+      if (isByIndex(source.name)) this.writableByIndex(source.name).set(Number(key), value)
       if (source.name === 'links' && !this.buffered) {
         const l = value as Link
         this.ethtool?.refresh(l.index, l.name)
@@ -331,6 +365,7 @@ class StateStore {
       for (const m of buffered) this.applyMessage(m)
       await this.loadEthtool()
       await this.loadDevlink()
+      this.loadTapRss()
       if (this.stopped) return
       this.flush(reason, true)
     } catch (e) {
@@ -375,6 +410,33 @@ class StateStore {
     this.replaceAll(devlinkSource, await this.devlink.all())
   }
 
+  /** Taps this process manages, from the registry that `tap.rss` keeps current. */
+  private loadTapRss(): void {
+    const mine = (t: ManagedTapRss) => sameNetns(t.netns, this.options.netns)
+    if (!this.tapRssSub) {
+      const initial: ManagedTapRss[] = []
+      let starting = true
+      this.tapRssSub = managedTapRss$().subscribe((t) => {
+        if (!mine(t)) return
+        if (starting) initial.push(t)
+        else this.onQueried(tapRssSource, String(t.index), t.status ? t : undefined)
+      })
+      starting = false
+      this.replaceAll(
+        tapRssSource,
+        initial.filter((t) => this.state.links.has(String(t.index))),
+      )
+      return
+    }
+    // After a resync: keep only taps whose links still exist.
+    this.replaceAll(
+      tapRssSource,
+      [...(this.state.tapRss.values() as Iterable<ManagedTapRss>)].filter((t) =>
+        this.state.links.has(String(t.index)),
+      ),
+    )
+  }
+
   /** Makes a queried collection hold exactly these items. */
   private replaceAll(source: StateSource<unknown>, items: readonly unknown[]): void {
     const seen = new Set<string>()
@@ -390,8 +452,8 @@ class StateStore {
   private onQueried(source: StateSource<unknown>, key: string, value: unknown): void {
     if (this.stopped || this.buffered) return
     const before = (this.state[source.name] as Map<string, unknown>).get(key)
-    // ethtool answers about links: one that vanished meanwhile must not come back through it.
-    const alive = source !== ethtoolSource || this.state.links.has(key)
+    // ethtool and tap RSS are about links: one that vanished meanwhile must not come back through it.
+    const alive = source === devlinkSource || this.state.links.has(key)
     if (value !== undefined && alive) this.apply(source, 'set', value)
     else if (before !== undefined) this.apply(source, 'del', before)
     this.scheduleFlush()
@@ -420,12 +482,14 @@ class StateStore {
       classes,
       filters,
       ethtool: this.byIndex.ethtool,
+      tapRss: this.byIndex.tapRss,
       devlink: devlink as ReadonlyMap<string, DevlinkInstance>,
       tracks: this.tracks,
     }
     for (const name of Object.keys(KIND)) this.shared.add(name)
     this.shared.add('links#')
     this.shared.add('ethtool#')
+    this.shared.add('tapRss#')
     this.emit({ state, changes, reason, seq: ++this.seq })
   }
 }

@@ -23,6 +23,7 @@ import {
   type TcClass,
 } from '../netlink/route/tc/index.ts'
 import type { NetlinkSocket } from '../netlink/socket/index.ts'
+import type { ManagedTapRss } from '../tuntap/rss-registry.ts'
 import type { DevlinkInstance } from './devlink-tracker.ts'
 import type { DeviceEthtool } from './ethtool-tracker.ts'
 
@@ -35,6 +36,7 @@ export interface Collections {
   filters: Map<string, Filter>
   ethtool: Map<string, DeviceEthtool>
   devlink: Map<string, DevlinkInstance>
+  tapRss: Map<string, ManagedTapRss>
 }
 export type CollectionName = keyof Collections
 export type ItemOf<K extends CollectionName> = Collections[K] extends Map<string, infer V> ? V : never
@@ -47,6 +49,7 @@ export const emptyCollections = (): Collections => ({
   filters: new Map(),
   ethtool: new Map(),
   devlink: new Map(),
+  tapRss: new Map(),
 })
 
 /** Device names for decoders that print them (tc): from the state being built. */
@@ -89,7 +92,7 @@ const linkSource: StateSource<Link> = {
   },
   cascade(l, state) {
     const out: Array<[CollectionName, string]> = []
-    for (const name of ['addresses', 'qdiscs', 'classes', 'filters', 'ethtool'] as const)
+    for (const name of ['addresses', 'qdiscs', 'classes', 'filters', 'ethtool', 'tapRss'] as const)
       for (const [k, v] of state[name]) if (v.index === l.index) out.push([name, k])
     return out
   },

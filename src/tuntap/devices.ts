@@ -24,6 +24,7 @@ export {
 export { IffFlag, type IffFlagName, TunIoctl, TunOffload, type TunOffloadName } from './ioctls.ts'
 export { PacketSocket, type PacketSocketOptions } from './packet-socket.ts'
 export { TapQueue } from './queue.ts'
+export { type ManagedTapRss, managedTapRss$ } from './rss-registry.ts'
 export {
   decodeRssConfig,
   encodeRssConfig,

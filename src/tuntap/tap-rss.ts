@@ -14,6 +14,7 @@ import {
 } from './rss-config.ts'
 import { type RssHashReport, type RssSteering as RssSteeringFn, rssSteering } from './rss-hash.ts'
 import { HASH_REPORT_VALUE, HASH_TYPES, type HashType, hashReportName } from './rss-hash-types.ts'
+import { publishTapRss } from './rss-registry.ts'
 import { MAX_PROGRAM_TABLE_CAPACITY, type RssConfigChange, RssSteering } from './rss-steering-program.ts'
 import { parseTapInput, TapError, tapFailure } from './tap-errors.ts'
 import {
@@ -120,6 +121,7 @@ export class TapRss implements Disposable {
   readonly #tap: Tap
   #state: State | undefined
   #compiled: { config: RssConfig; steering: RssSteeringFn } | undefined
+  #ifindex: number | undefined
 
   /** @internal Reached as `tap.rss`. */
   constructor(tap: Tap) {
@@ -165,7 +167,10 @@ export class TapRss implements Disposable {
    */
   refresh(): TapRssStatus | undefined {
     const s = this.#state
-    if (s?.steering) s.config = s.steering.read()
+    if (s?.steering) {
+      s.config = s.steering.read()
+      this.#publish()
+    }
     return this.status
   }
 
@@ -236,7 +241,7 @@ export class TapRss implements Disposable {
       this.#ioctl('rss apply (kernel)', request, encodeTunVnetRss(config))
       // An attached steering program takes precedence over the kernel's RSS: remove ours.
       if (current?.steering) this.#dropSteering(current.steering)
-      this.#state = {
+      this.#setState({
         backend,
         config,
         reporting: o.reporting ? 'header' : 'software',
@@ -244,7 +249,7 @@ export class TapRss implements Disposable {
         supportedHashTypes: kernelTypes,
         fallbackReason: undefined,
         steering: undefined,
-      }
+      })
       return this.status as TapRssStatus
     }
 
@@ -281,7 +286,7 @@ export class TapRss implements Disposable {
       if (current?.steering) current.steering.close()
       if (current?.backend === 'kernel') this.#disableKernel()
     }
-    this.#state = {
+    this.#setState({
       backend,
       config,
       reporting: 'software',
@@ -289,7 +294,7 @@ export class TapRss implements Disposable {
       supportedHashTypes: HASH_TYPES,
       fallbackReason,
       steering,
-    }
+    })
     return this.status as TapRssStatus
   }
 
@@ -325,7 +330,7 @@ export class TapRss implements Disposable {
     if (!s) return
     if (s.steering) this.#dropSteering(s.steering)
     else this.#disableKernel(true)
-    this.#state = undefined
+    this.#setState(undefined)
   }
 
   /**
@@ -369,11 +374,29 @@ export class TapRss implements Disposable {
   /** @internal Releases the eBPF objects (the tap is closing; the device goes with its queues). */
   close(): void {
     this.#state?.steering?.close()
-    this.#state = undefined
+    this.#setState(undefined)
   }
 
   [Symbol.dispose](): void {
     this.close()
+  }
+
+  #setState(state: State | undefined): void {
+    const had = this.#state !== undefined
+    this.#state = state
+    if (state || had) this.#publish()
+  }
+
+  /** Tells the process-wide registry (and so `deviceState$`) what is in force now. */
+  #publish(): void {
+    if (this.#ifindex === undefined) {
+      try {
+        this.#ifindex = this.#tap.ifindex
+      } catch {
+        return // the device is unreachable from here: nothing to show in a state
+      }
+    }
+    publishTapRss({ netns: this.#tap.netns, index: this.#ifindex, name: this.#tap.name, status: this.status })
   }
 
   #steeringFn(config: RssConfig): RssSteeringFn {
