@@ -152,3 +152,71 @@ describe('examples/watch-state.ts', () => {
     ns.ip('link', 'del', 'ws0')
   })
 })
+
+describe('npm run demo (examples/demo.ts)', () => {
+  const demo = (...args: string[]) =>
+    execFileSync(process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    })
+
+  it('--once: every frame on its predicted queue or taken by the tc filter, and nothing left behind', () => {
+    const out = demo('--once', '--flows', '2000')
+    expect(out).toMatch(/^RSS back end: ebpf \(kernel RSS: .*EINVAL/m)
+    const rows = [...out.matchAll(/^(queue \d|tc→sink0)\s+[█░]+\s+(\d+)\s+(\d+)$/gm)].map((m) => ({
+      name: m[1],
+      landed: Number(m[2]),
+      predicted: Number(m[3]),
+    }))
+    expect(rows.map((r) => r.name)).toEqual(['queue 0', 'queue 1', 'queue 2', 'queue 3', 'tc→sink0'])
+    for (const r of rows) expect(r.landed).toBe(r.predicted)
+    expect(rows.reduce((a, r) => a + r.landed, 0)).toBe(2000)
+    expect(rows[4]?.landed).toBe(200) // every tenth flow is UDP to the discard port
+    for (const r of rows.slice(0, 4)) expect(r.landed).toBeGreaterThan(300)
+    expect(out).toMatch(/2000 frames sent from 2000 flows, 1800 read back, 0 off their predicted queue/)
+    expect(out).toMatch(/\+ filter u32 pref 1 on demo0 egress/)
+    expect(out).toMatch(/every frame landed where rxnetlink predicted it/)
+    expect(namespacesNow().filter((n) => n.startsWith('rxnl-demo-'))).toEqual([])
+  })
+
+  it('cleans up when interrupted', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--flows', '1000000'], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    })
+    const mine = `rxnl-demo-${child.pid}`
+    const deadline = Date.now() + 20_000
+    while (!namespacesNow().includes(mine) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100))
+    expect(namespacesNow()).toContain(mine)
+    await new Promise((r) => setTimeout(r, 1000))
+    const code = new Promise<number | null>((r) => child.on('exit', r))
+    child.kill('SIGINT')
+    expect(await code).toBe(130)
+    expect(namespacesNow()).not.toContain(mine)
+  }, 60_000)
+
+  it('without root it says so and exits non-zero', () => {
+    let err: { status?: number; stderr?: string } = {}
+    try {
+      execFileSync(
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          '--import',
+          'tsx',
+          'examples/demo.ts',
+        ],
+        { cwd: ROOT, encoding: 'utf8', stdio: 'pipe', timeout: 60_000 },
+      )
+    } catch (e) {
+      err = e as typeof err
+    }
+    expect(err.status).toBe(1)
+    expect(err.stderr).toMatch(/needs root/)
+  })
+})
