@@ -3,6 +3,7 @@
 // eBPF: maps, programs (load, test run, verifier log) and a typed assembler (as `bpfAsm`).
 export * as bpfAsm from './bpf/asm.ts'
 export {
+  BPFFS,
   BpfError,
   type BpfErrorKind,
   type BpfErrorReason,
@@ -11,6 +12,7 @@ export {
   BpfProgram,
   BpfVerifierError,
   type CreateMapOptions,
+  ensureBpffs,
   type LoadProgramOptions,
   loadProgram,
   type MapFlagName,

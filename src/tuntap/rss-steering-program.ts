@@ -661,7 +661,18 @@ export class RssConfigMap implements Disposable {
   static fromFd(fd: number): RssConfigMap {
     if (!Number.isInteger(fd) || fd < 0 || !existsSync(`/proc/self/fdinfo/${fd}`))
       throw new BpfError({ kind: 'closed', operation: `adopt rss config map fd ${fd}` })
-    const map = BpfMap.fromFd(fd)
+    return RssConfigMap.#adopt(BpfMap.fromFd(fd), 'adopt rss config map')
+  }
+
+  /**
+   * Opens a config map pinned in bpffs (`pin`), e.g. by another process that set RSS on a
+   * persistent tap and exited: the steering program stays attached to the device.
+   */
+  static fromPinned(path: string): RssConfigMap {
+    return RssConfigMap.#adopt(BpfMap.fromPinned(path), `open rss config map ${path}`)
+  }
+
+  static #adopt(map: BpfMap, operation: string): RssConfigMap {
     const cap = (map.valueSize - TABLE_OFF) / 2
     if (
       map.keySize !== 4 ||
@@ -670,15 +681,21 @@ export class RssConfigMap implements Disposable {
       !isPowerOfTwo(cap) ||
       cap > MAX_PROGRAM_TABLE_CAPACITY
     ) {
+      map.close()
       throw new TapError({
         kind: 'invalid-input',
-        operation: 'adopt rss config map',
+        operation,
         issues: [
           { path: 'fd', message: `not an RSS config map (key ${map.keySize}, value ${map.valueSize})` },
         ],
       })
     }
     return new RssConfigMap(map)
+  }
+
+  /** Pins the map in bpffs so that later processes can open it by path (`fromPinned`). */
+  pin(path: string): void {
+    this.map.pin(path)
   }
 
   get fd(): number {
