@@ -45,10 +45,10 @@ import time, statistics, sys
 from pyroute2 import netns, IPRoute
 netns.setns(sys.argv[1])
 ipr = IPRoute()
-ipr.get_links()
 ts = []
 for _ in range(int(sys.argv[2])):
     t0 = time.perf_counter(); n = len(ipr.get_links()); ts.append((time.perf_counter() - t0) * 1000)
+    if sum(ts) > 10000: break  # ~50 s a dump of 10,000 links: one is enough
 print(statistics.median(ts), n)
 `,
     ns.name,
