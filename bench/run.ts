@@ -163,7 +163,8 @@ export function resultsSvg(outcomes: readonly Outcome[], m: Machine): string {
   }
   const one = xOf(1)
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>rxnetlink benchmark ratios: cost against peers and the floor</title>`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     `<text x="10" y="22" font-size="15" font-weight="bold">rxnetlink cost ÷ peer or floor (log scale; left of 1× rxnetlink is cheaper)</text>`,
     `<text x="10" y="42" fill="#555">${esc(`${m.date} · ${m.cpu}, ${m.cores} cores · Linux ${m.kernel} · node ${m.node}`)}</text>`,
