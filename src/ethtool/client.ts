@@ -47,8 +47,10 @@ import {
   rssSetSchema,
 } from './schema.ts'
 
+/** How an ethtool operation reaches the kernel: the ethtool genetlink family or the SIOCETHTOOL ioctl. */
 export type EthtoolBackend = 'netlink' | 'ioctl'
 
+/** Where an ethtool client opens and which back end it uses. */
 export interface EthtoolOptions {
   /** The network namespace whose devices to work on (default: the caller's). */
   netns?: NetnsRef
@@ -72,6 +74,7 @@ export interface EthtoolBackends {
   rssNotifications: boolean
 }
 
+/** An ethtool monitor notification: channels, rings or RSS changed, a context created or deleted, something untyped, or lost events. */
 export type EthtoolEvent =
   | { type: 'channels'; channels: Channels }
   | { type: 'rings'; rings: Rings }
@@ -119,6 +122,7 @@ export class EthtoolClient {
     }
   }
 
+  /** Opens a client; see `openEthtool`. */
   static async open(options: EthtoolOptions = {}): Promise<EthtoolClient> {
     const o = parseInput(optionsSchema, options, 'openEthtool')
     const forced = o.backend ?? 'auto'
@@ -394,6 +398,7 @@ export class EthtoolClient {
         return this.rss.get(dev, { context })
       },
 
+      /** Deletes an additional RSS context (never context 0). */
       delete: async (device: DeviceRef, context: number): Promise<void> => {
         const dev = parseInput(deviceSchema, device, 'rss.contexts.delete')
         const ctx = parseInput(
@@ -426,11 +431,13 @@ export class EthtoolClient {
     return ethtoolEvents$({ netns: this.netns })
   }
 
+  /** Closes the client's sockets. */
   close(): void {
     this.nl?.close()
     this.io.close()
   }
 
+  /** Closes the client (`using et = await openEthtool()`). */
   [Symbol.dispose](): void {
     this.close()
   }

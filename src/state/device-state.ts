@@ -60,6 +60,7 @@ export type StateChange = {
   [K in keyof Item]: { kind: K; op: 'add' | 'change' | 'del'; key: string; before?: Item[K]; after?: Item[K] }
 }[keyof Item]
 
+/** One emission of `deviceState$`: the snapshot, what changed since the previous one, and why. */
 export interface StateUpdate {
   readonly state: DeviceState
   readonly changes: readonly StateChange[]
@@ -72,6 +73,7 @@ export interface StateUpdate {
   readonly seq: number
 }
 
+/** Where `deviceState$` watches and what it tracks. */
 export interface DeviceStateOptions {
   netns?: NetnsRef
   /** Receive buffer of the notification socket (default 4 MiB). */
