@@ -16,12 +16,15 @@ import {
   openRoute,
   type RouteClient,
   type RouteOptions,
+  RssConfigError,
   SysError,
+  TapError,
 } from '../index.ts'
 import { type GlobalOptions, parseGlobal, toJson, UsageError, Words } from './args.ts'
 import { devlinkCommand, formatDevlinkEvent } from './devlink-commands.ts'
 import { ethtoolCommand, formatEthtoolEvent } from './ethtool-commands.ts'
 import { addrCommand, formatLink, linkCommand } from './link-commands.ts'
+import { tapCommand } from './tap-commands.ts'
 import { formatTcEvent, tcCommand } from './tc-commands.ts'
 
 const USAGE = `usage: rxnl [--netns NAME] [--json] OBJECT COMMAND [ARGS]
@@ -33,6 +36,9 @@ const USAGE = `usage: rxnl [--netns NAME] [--json] OBJECT COMMAND [ARGS]
   ethtool rss DEV [context N]
   devlink dev show [DEV]
   devlink dev param show [DEV [name NAME]]
+  tap create NAME [queues N] [owner UID] [group GID] [vnet_hdr]
+  tap rss show DEV
+  tap rss set DEV [queues N] [hash all|T,T,…] [key HEX] [table Q,Q,…|spread N] [default Q]
   monitor [link] [tc] [ethtool] [devlink] [all]`
 
 /** How the CLI opens its clients; tests replace one (a devlink client over recorded replies). */
@@ -86,6 +92,9 @@ export async function run(
       case 'devlink':
         await withClient(open.devlink(ns).catch(noDevlink), (dl) => devlinkCommand(dl, w, options.json, out))
         break
+      case 'tap':
+        await tapCommand(w, options.netns, options.json, out)
+        break
       case 'monitor':
         await monitor(options, w, out, err, stop)
         break
@@ -98,7 +107,11 @@ export async function run(
       err(`rxnl: ${e.message}\n${USAGE}`)
       return 2
     }
-    if (e instanceof InvalidInputError) {
+    if (
+      e instanceof InvalidInputError ||
+      e instanceof RssConfigError ||
+      (e instanceof TapError && e.kind === 'invalid-input')
+    ) {
       err(`rxnl: invalid argument: ${e.message}`)
       return 2
     }
