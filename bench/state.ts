@@ -4,9 +4,9 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { filter, firstValueFrom, timeout } from 'rxjs'
 import { deviceState$, type StateUpdate } from '../src/index.ts'
-import { benchNetns, ipBatch, table } from './lib.ts'
+import { benchNetns, compare, emit, ipBatch, log, quick, table } from './lib.ts'
 
-const pairs = Number(process.env.PAIRS ?? (process.argv.includes('--quick') ? 500 : 5000))
+const pairs = Number(process.env.PAIRS ?? (quick ? 500 : 5000))
 const N = pairs * 2
 const ns = benchNetns('state')
 ipBatch(
@@ -128,8 +128,8 @@ else
     `pyroute2 NDB failed (status ${py.status}, ${py.signal ?? ''}): ${py.stderr} ${py.error ?? ''}`,
   )
 
-console.log(`device state with ${N} links (${pairs} veth pairs), ${new Date().toISOString()}\n`)
-console.log('start-up to the first consistent snapshot:')
+log(`device state with ${N} links (${pairs} veth pairs), ${new Date().toISOString()}\n`)
+log('start-up to the first consistent snapshot:')
 table(
   [
     ['rxnetlink deviceState$ (links, addresses, tc)', startup],
@@ -138,9 +138,7 @@ table(
   ],
   startup,
 )
-console.log(
-  `\n${N} MTU changes by ip -batch until the state shows all (ip itself: ${events.ip.toFixed(0)} ms):`,
-)
+log(`\n${N} MTU changes by ip -batch until the state shows all (ip itself: ${events.ip.toFixed(0)} ms):`)
 table(
   [
     [
@@ -163,8 +161,61 @@ table(
   events.total,
 )
 if (ndb)
-  console.log(
+  log(
     `\nNDB / rxnetlink: start-up ${(ndb.startup / startup).toFixed(1)}×, notifications ${(ndb.total / events.total).toFixed(1)}×`,
   )
+const ms = { unit: 'ms', higherIsBetter: false } as const
+const rate = { unit: 'notifications/s', higherIsBetter: true } as const
+const ndbNote = ndb ? {} : { note: 'pyroute2 NDB did not run' }
+emit({
+  script: 'state',
+  title: `Device state with ${N} links`,
+  parameters: { links: N },
+  comparisons: [
+    compare({
+      case: `deviceState$ start-up, ${N} links`,
+      against: 'pyroute2 NDB start-up',
+      kind: 'peer',
+      ours: startup,
+      theirs: ndb?.startup ?? Number.NaN,
+      ...ndbNote,
+      ...ms,
+    }),
+    compare({
+      case: `${N} MTU changes until the state shows all`,
+      against: 'pyroute2 NDB',
+      kind: 'peer',
+      ours: events.total,
+      theirs: ndb?.total ?? Number.NaN,
+      ...ndbNote,
+      ...ms,
+    }),
+    compare({
+      case: `${N} MTU changes until the state shows all`,
+      against: 'ip -batch making them (floor)',
+      kind: 'floor',
+      ours: events.total,
+      theirs: events.ip,
+      ...ms,
+    }),
+    compare({
+      case: 'resync after overrun (64 KiB buffer)',
+      against: 'no overrun (256 MiB buffer)',
+      kind: 'floor',
+      ours: lossy.total,
+      theirs: events.total,
+      note: `${lossy.resyncs} resyncs`,
+      ...ms,
+    }),
+    compare({
+      case: 'notifications applied, ip run first',
+      against: 'ip -batch producing them',
+      kind: 'floor',
+      ours: (N / drained) * 1000,
+      theirs: (N / events.ip) * 1000,
+      ...rate,
+    }),
+  ],
+})
 ns.remove()
 process.exit(0)
