@@ -14,6 +14,7 @@ test('every bench script is found; helpers (modules that export) are not', () =>
   expect(benchScripts().map((f) => basename(f))).toEqual([
     'codec.ts',
     'dump-links.ts',
+    'state.ts',
     'tc-bulk.ts',
     'toeplitz.ts',
   ])
