@@ -1,7 +1,6 @@
 // rxnetlink's public API.
 
-// eBPF: maps, programs (load, test run, verifier log) and a typed assembler (as `bpfAsm`).
-export * as bpfAsm from './bpf/asm.ts'
+// eBPF: maps, programs (load, test run, verifier log).
 export {
   BPFFS,
   BpfError,

@@ -221,6 +221,7 @@ export class BpfMap implements Disposable {
     return b
   }
 
+  /** What the kernel reports about the map (BPF_OBJ_GET_INFO_BY_FD). */
   info(): MapInfo {
     return readMapInfo(this.fd)
   }
@@ -236,6 +237,7 @@ export class BpfMap implements Disposable {
     }
   }
 
+  /** Pins the map at a bpffs path, so that other processes can open it (`fromPinned`). */
   pin(path: string): void {
     try {
       objPin(this.fd, path)
@@ -244,6 +246,7 @@ export class BpfMap implements Disposable {
     }
   }
 
+  /** Closes the map fd (the map lives on while a program or pin holds it). */
   close(): void {
     if (this.#fd < 0) return
     const fd = this.#fd
@@ -251,6 +254,7 @@ export class BpfMap implements Disposable {
     closeQuietly(fd)
   }
 
+  /** Closes the map fd (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -258,6 +258,7 @@ export class BpfProgram implements Disposable {
     }
   }
 
+  /** Closes the program fd (the program lives on while attached). */
   close(): void {
     if (this.#fd < 0) return
     const fd = this.#fd
@@ -265,6 +266,7 @@ export class BpfProgram implements Disposable {
     closeQuietly(fd)
   }
 
+  /** Closes the program fd (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -338,6 +338,7 @@ export class Tap implements Disposable {
     return { name, flags: flagNames(flags) }
   }
 
+  /** TUNSETPERSIST: keep the device when its last queue fd closes (or not). */
   setPersist(on: boolean): void {
     const v = parseTapInput(z.boolean(), on, 'set persist')
     this.#ioctl('set persist', (fd) => tunSetPersist(fd, v))
@@ -447,6 +448,7 @@ export class Tap implements Disposable {
     for (const q of [...this.#queues]) q.close()
   }
 
+  /** Closes every queue fd (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -72,6 +72,7 @@ export class PacketSocket implements Disposable {
     this.ifindex = ifindex
   }
 
+  /** Opens an AF_PACKET socket bound to a device (in `netns` if given) for sending frames. */
   static open(options: PacketSocketOptions): PacketSocket {
     const o = parseTapInput(schema, options, 'open packet socket')
     return inNetns(o.netns, () => {
@@ -117,6 +118,7 @@ export class PacketSocket implements Disposable {
     }
   }
 
+  /** Closes the socket. */
   close(): void {
     if (this.#fd < 0) return
     const fd = this.#fd
@@ -124,6 +126,7 @@ export class PacketSocket implements Disposable {
     closeFd(fd)
   }
 
+  /** Closes the socket (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }

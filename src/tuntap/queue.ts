@@ -186,6 +186,7 @@ export class TapQueue implements Disposable {
     this.#host.queueClosed(this, wasAttached)
   }
 
+  /** Closes the queue fd (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -171,7 +171,9 @@ export function rssQueue(frame: Uint8Array, config: RssConfig, options: RssHashO
 
 /** RSS bound to a snapshot of one configuration: the fast path for many frames. */
 export interface RssSteering {
+  /** The hash and its report type for a frame. */
   hash(frame: Uint8Array): RssHashResult
+  /** The queue the configuration sends a frame to. */
   queue(frame: Uint8Array): number
 }
 

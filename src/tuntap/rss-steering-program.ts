@@ -737,10 +737,12 @@ export class RssConfigMap implements Disposable {
     return config
   }
 
+  /** Closes the fds this object owns. */
   close(): void {
     this.map.close()
   }
 
+  /** Closes the fds this object owns (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }
@@ -887,12 +889,14 @@ export class RssSteering implements Disposable {
     return this.program.fd
   }
 
+  /** Closes the fds this object owns. */
   close(): void {
     this.program.close()
     this.config.close()
     this.lastMap?.close()
   }
 
+  /** Closes the fds this object owns (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -69,6 +69,7 @@ export class SelectorSteering implements Disposable {
     readonly map: BpfMap,
   ) {}
 
+  /** Loads the program and its selector map. */
   static create(initialQueue = 0): SelectorSteering {
     const q = parseTapInput(queueSchema, initialQueue, 'selector steering')
     const map = BpfMap.create({ type: 'array', keySize: 4, valueSize: 4, maxEntries: 1, name: 'rxnl_q_sel' })
@@ -86,6 +87,7 @@ export class SelectorSteering implements Disposable {
     }
   }
 
+  /** Sends every frame to this queue from now on (one map update). */
   setQueue(queue: number): void {
     const q = parseTapInput(queueSchema, queue, 'selector steering')
     this.map.update(BpfMap.u32(0), BpfMap.u32(q))
@@ -99,11 +101,13 @@ export class SelectorSteering implements Disposable {
     return this.program.fd
   }
 
+  /** Closes the program and map fds. */
   close(): void {
     this.program.close()
     this.map.close()
   }
 
+  /** Closes the program and map fds (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -377,6 +377,7 @@ export class TapRss implements Disposable {
     this.#setState(undefined)
   }
 
+  /** Releases the eBPF objects (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }
