@@ -32,7 +32,57 @@ export async function median(runs: number, fn: () => unknown): Promise<number> {
 export function table(rows: Array<[string, number, string?]>, base: number, unit = 'ms'): void {
   const w = Math.max(...rows.map((r) => r[0].length))
   for (const [name, v, note] of rows)
-    console.log(
+    log(
       `${name.padEnd(w)}  ${v.toFixed(1).padStart(9)} ${unit}  ${(v / base).toFixed(2).padStart(6)}×${note ? `  ${note}` : ''}`,
     )
+}
+
+// ---- machine-readable results (`--json`), collected by bench/run.ts -----------------------------
+
+/** `--json`: the script prints one JSON BenchResult on stdout and its human table on stderr. */
+export const jsonMode = process.argv.includes('--json')
+/** `--quick`: a scaled-down run (for tests and a first look), same shape of results. */
+export const quick = process.argv.includes('--quick')
+
+/** The script's human-readable output: stdout normally, stderr in `--json` mode. */
+export function log(...parts: unknown[]): void {
+  ;(jsonMode ? console.error : console.log)(...parts)
+}
+
+/**
+ * One comparison: rxnetlink against a peer (another tool doing the same job) or the floor (the
+ * same kernel work with nothing done in user space). `ratio` is rxnetlink's cost over the other's:
+ * below 1 rxnetlink is cheaper, above 1 it costs that many times more.
+ */
+export interface Comparison {
+  /** What was measured, e.g. "dump 10000 links". */
+  case: string
+  against: string
+  kind: 'peer' | 'floor'
+  unit: string
+  /** rxnetlink's and the other's measurement, in `unit`. */
+  ours: number
+  theirs: number
+  /** Whether a larger value is better (rates) or worse (times). */
+  higherIsBetter: boolean
+  ratio: number
+  note?: string
+}
+
+export interface BenchResult {
+  script: string
+  title: string
+  parameters: Record<string, number | string | boolean>
+  comparisons: Comparison[]
+}
+
+/** A comparison with its ratio computed (NaN when the other side could not run). */
+export function compare(c: Omit<Comparison, 'ratio'>): Comparison {
+  const ratio = c.higherIsBetter ? c.theirs / c.ours : c.ours / c.theirs
+  return { ...c, ratio }
+}
+
+/** Ends a script: in `--json` mode prints its result as one line of JSON on stdout. */
+export function emit(result: BenchResult): void {
+  if (jsonMode) console.log(JSON.stringify(result))
 }

@@ -1,6 +1,6 @@
 // Installs 10,000 u32 filters, each with a mirred redirect, on one veth's clsact ingress and lists
 // them back: rxnetlink against `tc -batch`, each in a fresh throwaway namespace.
-// Run as root: npx tsx bench/tc-bulk.ts [count]
+// Run as root: npx tsx bench/tc-bulk.ts [count] [--quick] [--json]
 import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -9,7 +9,9 @@ import { join } from 'node:path'
 import { type FilterSpec, TcApi } from '../src/netlink/route/tc/index.ts'
 import { NETLINK_ROUTE, NetlinkSocket } from '../src/netlink/socket/index.ts'
 
-const COUNT = Number(process.argv[2] ?? 10_000)
+import { compare, emit, log, quick } from './lib.ts'
+
+const COUNT = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? (quick ? 1_000 : 10_000))
 
 function sh(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 1 << 30 })
@@ -135,10 +137,10 @@ for (const [who, n] of [
 const f = (x: number) => `${x.toFixed(0).padStart(6)} ms`
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`.padStart(7)
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
-console.log(`${COUNT} u32 filters with a mirred redirect, on a veth's clsact ingress (load average ${load})`)
-console.log('                       wall                  CPU (user+sys)        tc ÷ rxnetlink (wall, CPU)')
+log(`${COUNT} u32 filters with a mirred redirect, on a veth's clsact ingress (load average ${load})`)
+log('                       wall                  CPU (user+sys)        tc ÷ rxnetlink (wall, CPU)')
 const row = (label: string, w: number, c: number, tw: number, tcpu: number) =>
-  console.log(
+  log(
     `${label.padEnd(22)} ${f(w)}  (tc ${f(tw)})  ${f(c)}  (tc ${f(tcpu)})  ${ratio(tw, w)} ${ratio(tcpu, c)}`,
   )
 row('install, cold', cold.install, cold.installCpu, theirs.install, theirs.installCpu)
@@ -146,3 +148,47 @@ row('install, warm', warm.install, warm.installCpu, theirs.install, theirs.insta
 row('list typed vs -j, cold', cold.list, cold.listCpu, theirs.listJson, theirs.listJsonCpu)
 row('list typed vs -j, warm', warm.list, warm.listCpu, theirs.listJson, theirs.listJsonCpu)
 row('list typed vs text', warm.list, warm.listCpu, theirs.list, theirs.listCpu)
+
+const costMs = { unit: 'ms', higherIsBetter: false, kind: 'peer' } as const
+emit({
+  script: 'tc-bulk',
+  title: `${COUNT} u32 filters with a mirred redirect`,
+  parameters: { filters: COUNT },
+  comparisons: [
+    compare({
+      case: 'install, cold (CPU)',
+      against: 'tc -batch',
+      ours: cold.installCpu,
+      theirs: theirs.installCpu,
+      ...costMs,
+    }),
+    compare({
+      case: 'install, warm (CPU)',
+      against: 'tc -batch',
+      ours: warm.installCpu,
+      theirs: theirs.installCpu,
+      ...costMs,
+    }),
+    compare({
+      case: 'install, warm (wall)',
+      against: 'tc -batch',
+      ours: warm.install,
+      theirs: theirs.install,
+      ...costMs,
+    }),
+    compare({
+      case: 'list typed, warm (CPU)',
+      against: 'tc -j filter show',
+      ours: warm.listCpu,
+      theirs: theirs.listJsonCpu,
+      ...costMs,
+    }),
+    compare({
+      case: 'list typed, warm (wall)',
+      against: 'tc -j filter show',
+      ours: warm.list,
+      theirs: theirs.listJson,
+      ...costMs,
+    }),
+  ],
+})

@@ -1,5 +1,5 @@
 // Toeplitz throughput: rxnetlink (TypeScript) against a table-driven C implementation compiled in
-// this run with `cc -O2`. Run: npx tsx bench/toeplitz.ts
+// this run with `cc -O2`. Run: npx tsx bench/toeplitz.ts [--quick] [--json]
 //
 // Times are CPU time of the measuring process (CLOCK_PROCESS_CPUTIME_ID / process.cpuUsage), best
 // of REPS runs, so that other load on the machine does not count.
@@ -16,8 +16,9 @@ import { parseRssConfig } from '../src/tuntap/rss-config.ts'
 import { type RssSteering, rssSteering } from '../src/tuntap/rss-hash.ts'
 import { microsoftRssKey, type ToeplitzHasher, toeplitz, toeplitzHasher } from '../src/tuntap/toeplitz.ts'
 import { buildFrame } from '../test/helpers/frames.ts'
+import { type Comparison, compare, emit, log, quick } from './lib.ts'
 
-const ITERATIONS = 5_000_000
+const ITERATIONS = quick ? 500_000 : 5_000_000
 const LENGTHS = [12, 36]
 
 const C_SOURCE = String.raw`
@@ -104,7 +105,7 @@ function runC(): Map<number, { rate: number; sum: string }> {
   }
 }
 
-const REPS = 9
+const REPS = quick ? 3 : 9
 
 function cpuSeconds(since: NodeJS.CpuUsage): number {
   const u = process.cpuUsage(since)
@@ -158,8 +159,9 @@ function fmt(rate: number): string {
 const key = microsoftRssKey()
 const hasher = toeplitzHasher(key)
 const c = runC()
-console.log(`Toeplitz, best of ${REPS} x ${ITERATIONS.toLocaleString('en')} hashes, node ${process.version}`)
-console.log('input  C (cc -O2, tables)   TS toeplitzHasher      TS toeplitz(key, input)')
+const comparisons: Comparison[] = []
+log(`Toeplitz, best of ${REPS} x ${ITERATIONS.toLocaleString('en')} hashes, node ${process.version}`)
+log('input  C (cc -O2, tables)   TS toeplitzHasher      TS toeplitz(key, input)')
 for (const n of LENGTHS) {
   const cr = c.get(n)!
   const viaHasher = loopHasher(n, hasher)
@@ -167,8 +169,25 @@ for (const n of LENGTHS) {
   if (viaHasher.sum !== cr.sum || viaCache.sum !== cr.sum) {
     throw new Error(`checksums differ for ${n} bytes: C ${cr.sum}, TS ${viaHasher.sum}/${viaCache.sum}`)
   }
+  const rates = { unit: 'M hashes/s', higherIsBetter: true, kind: 'peer' } as const
+  comparisons.push(
+    compare({
+      case: `toeplitzHasher, ${n} B`,
+      against: 'C, cc -O2, tables',
+      ours: viaHasher.rate / 1e6,
+      theirs: cr.rate / 1e6,
+      ...rates,
+    }),
+    compare({
+      case: `toeplitz(key, input), ${n} B`,
+      against: 'C, cc -O2, tables',
+      ours: viaCache.rate / 1e6,
+      theirs: cr.rate / 1e6,
+      ...rates,
+    }),
+  )
   const pct = (r: number): string => `${((r / cr.rate) * 100).toFixed(0)}%`
-  console.log(
+  log(
     `${String(n).padStart(2)} B   ${fmt(cr.rate).padEnd(22)} ${`${fmt(viaHasher.rate)} (${pct(viaHasher.rate)})`.padEnd(22)} ${fmt(viaCache.rate)} (${pct(viaCache.rate)})`,
   )
 }
@@ -185,7 +204,7 @@ function loopSteering(frame: Buffer, steering: RssSteering): number {
     }
     best = Math.min(best, cpuSeconds(t0))
   }
-  if (sum === -1) console.log(sum)
+  if (sum === -1) log(sum)
   return ITERATIONS / 5 / best
 }
 
@@ -233,5 +252,12 @@ const frames: [string, Buffer][] = [
     }),
   ],
 ]
-console.log('\nrssSteering(config).queue(frame), whole frames:')
-for (const [name, frame] of frames) console.log(`  ${name.padEnd(14)} ${fmt(loopSteering(frame, steering))}`)
+log('\nrssSteering(config).queue(frame), whole frames:')
+for (const [name, frame] of frames) log(`  ${name.padEnd(14)} ${fmt(loopSteering(frame, steering))}`)
+
+emit({
+  script: 'toeplitz',
+  title: 'Toeplitz hash throughput',
+  parameters: { iterations: ITERATIONS, reps: REPS },
+  comparisons,
+})

@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { filter, firstValueFrom, type Subscription, skip, take } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { openRoute } from '../src/index.ts'
+import { type DeviceRss, openRoute, rss$, Tap } from '../src/index.ts'
 import { deviceState$, link$, type StateUpdate } from '../src/state/index.ts'
 import { sh, TestNetns } from './helpers/netns.ts'
 
@@ -106,7 +106,7 @@ describe('device state', () => {
     const lines: string[] = []
     for (let i = 0; i < 2500; i++) lines.push(`link add st${i} group 42 type veth peer name su${i} group 42`)
     for (let i = 0; i < 2500; i++) lines.push(`link set st${i} mtu 1400`, `link set su${i} up`)
-    for (let i = 0; i < 1500; i++) lines.push(`link add sk${i} type veth peer name sl${i}`)
+    for (let i = 0; i < 1500; i++) lines.push(`link add sk${i} group 43 type veth peer name sl${i} group 43`)
     lines.push('link del group 42')
     const r = spawnSync('ip', ['-n', ns.name, '-batch', '-'], { input: lines.join('\n') })
     expect(r.status).toBe(0)
@@ -123,6 +123,7 @@ describe('device state', () => {
     expect(stateNames(last)).toEqual(dump)
     expect(stateNames(last)).toEqual(expected)
     sub.unsubscribe()
+    ns.ip('link', 'del', 'group', '43')
   }, 120_000)
 
   test('tc objects: a qdisc, class and filters made with tc appear, and deleting the qdisc removes its filters', async () => {
@@ -279,6 +280,9 @@ describe('device state', () => {
     const channels = (u: StateUpdate) => [...u.state.ethtool.values()].find((e) => e.name === 'eq0')?.channels
     const first = await settle(updates, (u) => channels(u) !== undefined)
     expect(channels(first)).toMatchObject({ maxRx: 4, maxTx: 4 })
+    // This kernel has no devlink family: the state says so rather than showing an empty part.
+    expect(first.state.tracks).toEqual({ ethtool: true, devlink: false })
+    expect(first.state.devlink.size).toBe(0)
     sh('ip', ['netns', 'exec', ns.name, 'ethtool', '-L', 'eq0', 'rx', '2', 'tx', '3'])
     const changed = await settle(updates, (u) => channels(u)?.tx === 3)
     expect(channels(changed)).toMatchObject({ rx: 2, tx: 3 })
@@ -287,6 +291,41 @@ describe('device state', () => {
     const gone = await settle(updates, (u) => channels(u) === undefined)
     expect(gone.changes.some((c) => c.kind === 'ethtool' && c.op === 'del')).toBe(true)
     sub.unsubscribe()
+  })
+
+  test('tap RSS managed in this process: back end and configuration per device, live, until detached', async () => {
+    const tap = Tap.create({ name: 'rt0', queues: 4, netns: ns.name })
+    const seen: Array<DeviceRss | undefined> = []
+    const sub = rss$('rt0', { netns: ns.name }).subscribe((r) => seen.push(r))
+    const last = async (check: (r: DeviceRss | undefined) => boolean) => {
+      const deadline = Date.now() + 10_000
+      while (!(seen.length && check(seen.at(-1))) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20))
+      return seen.at(-1)
+    }
+    try {
+      expect(await last((r) => r === undefined)).toBeUndefined()
+      const table = Array.from({ length: 16 }, (_, i) => i % 4)
+      await tap.rss.apply({ hashTypes: ['ipv4', 'tcpv4'], table, defaultQueue: 0 })
+      const applied = await last((r) => r?.source === 'tap')
+      expect(applied).toMatchObject({ source: 'tap', backend: 'ebpf', status: { config: { table } } })
+      // What the state says is what the steering map holds (read back from the kernel).
+      if (applied?.source !== 'tap') throw new Error('no tap RSS')
+      expect(applied.status.config).toEqual(tap.rss.steering?.read())
+      const pinned = Array.from({ length: 16 }, () => 3)
+      await tap.rss.update({ table: pinned })
+      const updated = await last((r) => r?.source === 'tap' && r.status.config.table[0] === 3)
+      if (updated?.source !== 'tap') throw new Error('no tap RSS')
+      expect(updated.status.config).toEqual(tap.rss.steering?.read())
+      const state = await firstValueFrom(deviceState$({ netns: ns.name }))
+      const index = ns.ipJson<Array<{ ifindex: number }>>('link', 'show', 'rt0')[0]!.ifindex
+      expect(state.state.tapRss.get(index)).toMatchObject({ name: 'rt0', status: { backend: 'ebpf' } })
+      await tap.rss.detach()
+      expect(await last((r) => r === undefined)).toBeUndefined()
+    } finally {
+      sub.unsubscribe()
+      tap.close()
+    }
   })
 
   test('subscribers share one set of sockets, and 1,000 subscribe/unsubscribe cycles leak nothing', async () => {

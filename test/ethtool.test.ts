@@ -64,6 +64,27 @@ describe.each(['netlink', 'ioctl'] as const)('through %s', (backend) => {
     expect(await et.channels.get('v0')).toMatchObject({ rx: 2, tx: 7 })
   })
 
+  test('channels.list dumps every device that has channels (netlink), or says the ioctl cannot', async () => {
+    if (backend === 'ioctl') {
+      await expect(et.channels.list()).rejects.toBeInstanceOf(NotSupportedError)
+      await expect(et.rss.list()).rejects.toBeInstanceOf(NotSupportedError)
+      return
+    }
+    const all = await et.channels.list()
+    const hasChannels = (n: string) => {
+      try {
+        ethtool(ns.name, '-l', n)
+        return true
+      } catch {
+        return false
+      }
+    }
+    expect(all.map((c) => c.ifname).sort()).toEqual(['lo', 'v0', 'v1'].filter(hasChannels))
+    expect(all.find((c) => c.ifname === 'v0')).toEqual(await et.channels.get('v0'))
+    // No device here has RSS: the dump is empty rather than an error.
+    expect(await et.rss.list()).toEqual([])
+  })
+
   test('a count above the maximum is refused, naming the field', async () => {
     const err = await et.channels.set('v0', { rx: 9 }).catch((e: unknown) => e)
     if (backend === 'netlink') {

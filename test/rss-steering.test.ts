@@ -3,18 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { inNetns } from '../src/netlink/sys/index.ts'
 import { Tap } from '../src/tuntap/device.ts'
 import { PacketSocket } from '../src/tuntap/packet-socket.ts'
+import type { RssConfig } from '../src/tuntap/rss-config.ts'
+import { rssHash } from '../src/tuntap/rss-hash.ts'
+import type { HashReport, HashType } from '../src/tuntap/rss-hash-types.ts'
 import {
   decodeRssConfig,
   encodeRssConfig,
-  type RssConfig,
-  type RssHashTypeName,
   type RssLastResult,
   RssSteering,
 } from '../src/tuntap/rss-steering-program.ts'
 import { TestNetns } from './helpers/netns.ts'
 import {
   buildFrame,
-  expectedRss,
   ipBytes,
   type PacketSpec,
   prng,
@@ -24,19 +24,25 @@ import {
 } from './helpers/rss-packets.ts'
 import { quietNetns } from './helpers/tap-frames.ts'
 
-const ALL: RssHashTypeName[] = [
+const ALL: HashType[] = [
   'ipv4',
   'tcpv4',
   'udpv4',
   'ipv6',
   'tcpv6',
   'udpv6',
-  'ip_ex',
-  'tcp_ex',
-  'udp_ex',
+  'ipv6_ex',
+  'tcpv6_ex',
+  'udpv6_ex',
 ]
-const PLAIN: RssHashTypeName[] = ['ipv4', 'tcpv4', 'udpv4', 'ipv6', 'tcpv6', 'udpv6']
-const IP_ONLY: RssHashTypeName[] = ['ipv4', 'ipv6']
+const PLAIN: HashType[] = ['ipv4', 'tcpv4', 'udpv4', 'ipv6', 'tcpv6', 'udpv6']
+const IP_ONLY: HashType[] = ['ipv4', 'ipv6']
+
+/** The library's prediction (rssHash, default rules) in the program's record shape. */
+const expectedRss = (frame: Buffer, c: RssConfig, linkType: 'ethernet' | 'ip' = 'ethernet') => {
+  const r = rssHash(frame, c, { linkType })
+  return { hash: r.hash, report: r.reportType as HashReport }
+}
 
 /** The standard vectors: [dst, dport, src, sport, ip-only hash, ip+ports hash]. */
 const VECTORS: Array<[string, number, string, number, number, number]> = [
@@ -56,9 +62,9 @@ const vectorSpec = ([dst, dport, src, sport]: (typeof VECTORS)[number], proto = 
 
 /** A 128-entry table over 4 queues with a non-trivial pattern. */
 const TABLE = Array.from({ length: 128 }, (_, i) => (i * 7 + 3) % 4)
-const config = (hashTypes: RssHashTypeName[], over: Partial<RssConfig> = {}): RssConfig => ({
+const config = (hashTypes: HashType[], over: Partial<RssConfig> = {}): RssConfig => ({
   hashTypes,
-  key: STANDARD_KEY,
+  key: Uint8Array.from(STANDARD_KEY),
   table: TABLE,
   defaultQueue: 1,
   ...over,
@@ -82,19 +88,18 @@ describe('reference Toeplitz', () => {
 describe('config encoding', () => {
   it('round-trips and validates', () => {
     const c = config(ALL, { table: [0, 1, 2, 3], defaultQueue: 9 })
-    const b = encodeRssConfig(c, 128)
+    const b = encodeRssConfig(c, 128, 16)
     expect(b.length).toBe(64 + 256)
     expect(b.readUInt32LE(0)).toBe(0x1ff)
     expect(b.readUInt16LE(4)).toBe(3)
-    expect(decodeRssConfig(b)).toEqual({ ...c, hashTypes: ALL })
-    const bad = (over: Partial<RssConfig>) => () => encodeRssConfig(config(ALL, over), 128)
-    expect(bad({ table: [0, 1, 2] })).toThrow(/power of two/)
-    expect(bad({ table: Array(256).fill(0) })).toThrow(/at most 128/)
-    expect(bad({ key: Buffer.alloc(39) })).toThrow(/40 bytes/)
-    expect(bad({ defaultQueue: 70000 })).toThrow(expect.objectContaining({ kind: 'invalid-input' }))
-    expect(bad({ hashTypes: ['tcpv5' as 'tcpv4'] })).toThrow(
-      expect.objectContaining({ kind: 'invalid-input' }),
-    )
+    expect(b.readUInt16LE(6)).toBe(9)
+    expect(b.readUInt16LE(8)).toBe(16)
+    expect(b.subarray(16, 56)).toEqual(STANDARD_KEY)
+    expect(decodeRssConfig(b)).toEqual({ ...c, hashTypes: ALL, queues: 16 })
+    // the encoder takes validated configurations only; what bypassed the schema is refused
+    expect(() => encodeRssConfig(config(ALL, { table: [0, 1, 2] }), 128)).toThrow(/power of two/)
+    expect(() => encodeRssConfig(config(ALL, { table: Array(256).fill(0) }), 128)).toThrow(/up to 128/)
+    expect(() => encodeRssConfig(config(ALL, { key: new Uint8Array(39) }), 128)).toThrow(/40 bytes/)
   })
 })
 
@@ -103,12 +108,16 @@ describe('RSS program loading', () => {
     for (const tableCapacity of [1, 2, 128, 32768])
       for (const layer of ['l2', 'l3'] as const) {
         using rss = RssSteering.create({ tableCapacity, layer })
-        expect(rss.config.valueSize).toBe(64 + 2 * tableCapacity)
+        expect(rss.config.map.valueSize).toBe(64 + 2 * tableCapacity)
+        expect(rss.config.tableCapacity).toBe(tableCapacity)
       }
     expect(() => RssSteering.create({ tableCapacity: 100 })).toThrow(
       expect.objectContaining({ kind: 'invalid-input' }),
     )
     expect(() => RssSteering.create({}, config(ALL, { table: [0, 1, 2] }))).toThrow(/power of two/)
+    expect(() =>
+      RssSteering.create({ tableCapacity: 4 }, config(ALL, { table: [0, 1, 2, 3, 0, 1, 2, 3] })),
+    ).toThrow(/exceed the maximum of 4/)
   })
 })
 
@@ -130,7 +139,7 @@ describe('RSS program under BPF_PROG_TEST_RUN (l3 mode)', () => {
   }
   const check = (spec: PacketSpec | Buffer, c: RssConfig) => {
     const frame = Buffer.isBuffer(spec) ? spec : buildFrame(spec)
-    const e = expectedRss(frame, c.hashTypes, c.key)
+    const e = expectedRss(frame, c)
     const { retval, last } = run(frame)
     expect({ hash: last.hash, report: last.report, queue: retval }).toEqual({
       hash: e.hash,
@@ -177,7 +186,14 @@ describe('RSS program under BPF_PROG_TEST_RUN (l3 mode)', () => {
       ['tcp4 DF only', { ip: { ...v4, proto: 6, df: true }, ports }, 'tcpv4'],
       ['tcp4 802.1Q', { vlan: [0x8100], ip: { ...v4, proto: 6 }, ports }, 'tcpv4'],
       ['tcp4 QinQ', { vlan: [0x88a8, 0x8100], ip: { ...v4, proto: 6 }, ports }, 'tcpv4'],
-      ['three tags', { vlan: [0x88a8, 0x8100, 0x8100], ip: { ...v4, proto: 6 }, ports }, 'none'],
+      ['three tags', { vlan: [0x88a8, 0x8100, 0x8100], ip: { ...v4, proto: 6 }, ports }, 'tcpv4'],
+      ['four tags', { vlan: [0x88a8, 0x88a8, 0x8100, 0x8100], ip: { ...v4, proto: 6 }, ports }, 'tcpv4'],
+      [
+        'five tags',
+        { vlan: [0x88a8, 0x88a8, 0x8100, 0x8100, 0x8100], ip: { ...v4, proto: 6 }, ports },
+        'none',
+      ],
+      ['old QinQ 0x9100 is not a tag', { vlan: [0x9100], ip: { ...v4, proto: 6 }, ports }, 'none'],
       ['truncated tcp4', { ip: { ...v4, proto: 6 }, ports, truncate: 14 + 20 + 2 }, 'ipv4'],
       // (a truncated IP header cannot go through BPF_PROG_TEST_RUN, which wants it whole: tap test)
       ['tcp6', { ip: { ...v6, proto: 6 }, ports }, 'tcpv6_ex'],
@@ -254,11 +270,11 @@ describe('RSS program under BPF_PROG_TEST_RUN (l3 mode)', () => {
     const ports = Buffer.from([0, 5, 0, 6])
     const ex = Buffer.concat([ipBytes('2001:db8:aaaa::1'), ipBytes('2001:db8:bbbb::2')])
     const plain = Buffer.concat([ipBytes('2001:db8::1'), ipBytes('2001:db8::2')])
-    const expectations: Array<[RssHashTypeName[], string, Buffer]> = [
-      [['tcp_ex'], 'tcpv6_ex', Buffer.concat([ex, ports])],
+    const expectations: Array<[HashType[], string, Buffer]> = [
+      [['tcpv6_ex'], 'tcpv6_ex', Buffer.concat([ex, ports])],
       [['tcpv6'], 'tcpv6', Buffer.concat([plain, ports])],
-      [['ip_ex', 'tcpv6'], 'tcpv6', Buffer.concat([plain, ports])],
-      [['ip_ex'], 'ipv6_ex', ex],
+      [['ipv6_ex', 'tcpv6'], 'tcpv6', Buffer.concat([plain, ports])],
+      [['ipv6_ex'], 'ipv6_ex', ex],
       [['ipv6', 'udpv6'], 'ipv6', plain],
       [['ipv4', 'tcpv4'], 'none', Buffer.alloc(0)],
     ]
@@ -321,7 +337,7 @@ describe('RSS steering on a real 4-queue tap (l2 mode)', () => {
     const counts = [0, 0, 0, 0]
     for (let i = 0; i < 400; i++) {
       const frame = buildFrame(randomSpec(rand))
-      const e = expectedRss(frame, c.hashTypes, c.key)
+      const e = expectedRss(frame, c)
       const r = await sendOne(frame)
       expect({ i, queue: r.queue, hash: r.last.hash }).toEqual({ i, queue: queueFor(c, e), hash: e.hash })
       counts[r.queue]!++

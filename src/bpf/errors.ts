@@ -34,7 +34,9 @@ export type BpfErrorReason =
   /** Any other failed bpf() call. */
   | { readonly kind: 'system'; readonly operation: string; readonly errno: string; readonly cause: SysError }
 
+/** The kinds of BPF object an fd can refer to. */
 export type BpfObjectKind = 'map' | 'program' | 'link'
+/** The `kind` of a BpfError. */
 export type BpfErrorKind = BpfErrorReason['kind']
 
 /** A failed BPF operation. Switch on `reason.kind` to get the details of each case. */

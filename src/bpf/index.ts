@@ -1,6 +1,8 @@
 // eBPF: a typed assembler, the program loader and maps. Used by the tc bpf filter/action code
 // and by the tun/tap steering programs.
 export * from './asm.ts'
+/** bpffs: where pinned maps live across processes. */
+export { BPFFS, ensureBpffs } from './bpffs.ts'
 export {
   BpfError,
   type BpfErrorKind,

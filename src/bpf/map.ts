@@ -13,6 +13,7 @@ export const MapType = {
   'percpu-array': 6,
   'lru-hash': 9,
 } as const
+/** A BPF map type by name. */
 export type MapTypeName = keyof typeof MapType
 
 const MAP_TYPE_NAMES = new Map<number, MapTypeName>(
@@ -29,10 +30,12 @@ export const MapFlag = {
   /** Array maps can be mmap()ed. */
   mmapable: 1 << 10,
 } as const
+/** A BPF_F_* map creation flag by name. */
 export type MapFlagName = keyof typeof MapFlag
 
 /** BPF_ANY / BPF_NOEXIST / BPF_EXIST for update. */
 export const UpdateFlag = { any: 0, noexist: 1, exist: 2 } as const
+/** How `BpfMap.update` treats an existing or missing key. */
 export type UpdateMode = keyof typeof UpdateFlag
 
 const createSchema = z
@@ -57,6 +60,7 @@ const createSchema = z
     path: ['keySize'],
   })
 
+/** Options of `BpfMap.create` (BPF_MAP_CREATE). */
 export interface CreateMapOptions {
   type: MapTypeName
   keySize: number
@@ -66,6 +70,7 @@ export interface CreateMapOptions {
   flags?: MapFlagName[]
 }
 
+/** What BPF_OBJ_GET_INFO_BY_FD tells about a map. */
 export interface MapInfo {
   readonly type: MapTypeName | number
   readonly id: number

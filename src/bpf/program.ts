@@ -23,6 +23,7 @@ export const ProgramType = {
   xdp: 6,
   'cgroup-skb': 8,
 } as const
+/** A BPF program type by name. */
 export type ProgramTypeName = keyof typeof ProgramType
 
 const PROGRAM_TYPE_NAMES = new Map<number, ProgramTypeName>(
@@ -54,6 +55,7 @@ const loadSchema = z.object({
   expectedAttachType: z.number().int().min(0).default(0),
 })
 
+/** Options of `BpfProgram.load` / `loadProgram` (BPF_PROG_LOAD). */
 export interface LoadProgramOptions {
   type: ProgramTypeName
   /** Assembler items, or an already encoded program (8 bytes per slot). */
@@ -68,6 +70,7 @@ export interface LoadProgramOptions {
   expectedAttachType?: number
 }
 
+/** What BPF_OBJ_GET_INFO_BY_FD tells about a program. */
 export interface ProgramInfo {
   readonly type: ProgramTypeName | number
   readonly id: number
@@ -82,6 +85,7 @@ export interface ProgramInfo {
   readonly mapIds: readonly number[]
 }
 
+/** The outcome of BPF_PROG_TEST_RUN. */
 export interface TestRunResult {
   /** The program's return value (R0, truncated to 32 bits). */
   readonly retval: number

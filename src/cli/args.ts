@@ -51,12 +51,9 @@ export function parseGlobal(argv: readonly string[]): { options: GlobalOptions; 
   return { options, words }
 }
 
-/** JSON with bigints as decimal strings and byte arrays as hex. */
+/** One line of JSON, bigints as decimal strings and byte arrays as hex (what `--json` prints). */
 export function toJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_k, v) =>
-      typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v,
-    2,
+  return JSON.stringify(value, (_k, v) =>
+    typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v,
   )
 }

@@ -1,5 +1,5 @@
 import type { Address, Link, LinkChange, LinkCreate, RouteClient } from '../index.ts'
-import { UsageError, type Words } from './args.ts'
+import { toJson, UsageError, type Words } from './args.ts'
 
 export function formatLink(l: Link, all: readonly Link[]): string {
   const nameOf = (i: number | undefined) =>
@@ -44,13 +44,13 @@ export async function linkCommand(
       const dev = w.optional()
       const all = await rt.links.list()
       const links = dev === undefined ? all : [await rt.links.get(/^\d+$/.test(dev) ? Number(dev) : dev)]
-      out(json ? JSON.stringify(links, bigintJson) : links.map((l) => formatLink(l, all)).join('\n'))
+      out(json ? toJson(links) : links.map((l) => formatLink(l, all)).join('\n'))
       return
     }
     case 'add': {
       const spec = parseLinkAdd(w)
       const link = await rt.links.create(spec)
-      if (json) out(JSON.stringify(link ?? null, bigintJson))
+      if (json) out(toJson(link ?? null))
       return
     }
     case 'del':
@@ -61,7 +61,7 @@ export async function linkCommand(
     case 'set': {
       const dev = device(w.next('device'))
       const link = await rt.links.set(dev, parseLinkSet(w))
-      if (json) out(JSON.stringify(link ?? null, bigintJson))
+      if (json) out(toJson(link ?? null))
       return
     }
     default:
@@ -183,13 +183,9 @@ export async function addrCommand(
   if (w.peek() === 'dev') w.next('dev')
   if (!w.done) dev = w.next('device')
   const addrs = await rt.addresses.list(dev === undefined ? undefined : device(dev))
-  if (json) out(JSON.stringify(addrs, bigintJson))
+  if (json) out(toJson(addrs))
   else {
     const links = await rt.links.list({ stats: false })
     out(addrs.map((a) => formatAddress(a, links)).join('\n'))
   }
-}
-
-export function bigintJson(_k: string, v: unknown): unknown {
-  return typeof v === 'bigint' ? v.toString() : v
 }

@@ -54,6 +54,7 @@ import {
 } from './model.ts'
 import { type FmsgObject, fmsgTree, type ParamValue, writeParam } from './values.ts'
 
+/** Where a devlink client or event stream opens its socket. */
 export interface DevlinkOptions {
   /** The network namespace whose devlink instances to see (default: the caller's). */
   netns?: NetnsRef
@@ -61,6 +62,7 @@ export interface DevlinkOptions {
 
 /** A device or one of its ports: health reporters exist on both. */
 const reporterOwnerSchema = z.union([deviceHandleSchema, portHandleSchema])
+/** A device or one of its ports: health reporters exist on both. */
 export type ReporterOwner = DeviceHandle | PortHandle
 
 const u32 = z.number().int().min(0).max(0xffffffff)
@@ -88,6 +90,7 @@ const portSetSchema = z
   })
   .strict()
   .refine((v) => v.type !== undefined || v.function !== undefined, 'name a type or a function setting')
+/** What `ports.set` changes on a port: its type and its function (MAC address, state). */
 export type PortSet = z.input<typeof portSetSchema>
 
 const eswitchSetSchema = z
@@ -100,6 +103,7 @@ const eswitchSetSchema = z
   })
   .strict()
   .refine((v) => Object.values(v).some((x) => x !== undefined), 'name mode, inlineMode or encapMode')
+/** What `eswitch.set` changes: mode (`legacy`/`switchdev`), inline mode and encapsulation mode. */
 export type EswitchSet = z.input<typeof eswitchSetSchema>
 
 const healthSetSchema = z
@@ -111,6 +115,7 @@ const healthSetSchema = z
   })
   .strict()
   .refine((v) => Object.values(v).some((x) => x !== undefined), 'name at least one reporter setting')
+/** What `health.set` changes on a reporter: grace and burst periods, auto-recover and auto-dump. */
 export type HealthSet = z.input<typeof healthSetSchema>
 
 const rateSettingsSchema = z
@@ -123,6 +128,7 @@ const rateSettingsSchema = z
     parent: z.union([nodeNameSchema, z.null()]).optional(),
   })
   .strict()
+/** Rate limits and scheduling of a rate object (bytes per second), and its parent node. */
 export type RateSettings = z.input<typeof rateSettingsSchema>
 
 const reloadSchema = z
@@ -133,8 +139,10 @@ const reloadSchema = z
     netns: netnsSchema.optional(),
   })
   .strict()
+/** How `reload` reloads an instance: the action (driver reinit or firmware activate), a limit, a target namespace. */
 export type ReloadOptions = z.input<typeof reloadSchema>
 
+/** A devlink notification: an object created or deleted, a health report, something untyped, or lost events. */
 export type DevlinkEvent =
   | { type: 'dev'; action: 'new' | 'del'; device: DevlinkDevice }
   | { type: 'port'; action: 'new' | 'del'; port: DevlinkPort }
@@ -202,8 +210,10 @@ export class DevlinkClient {
   // ---- devices and info -----------------------------------------------------------------------
 
   readonly devices = {
+    /** Every devlink instance in the namespace (`devlink dev show`). */
     list: async (): Promise<DevlinkDevice[]> =>
       (await this.dump(DEVLINK_CMD.GET, {}, 'devices.list')).map(toDevice),
+    /** One instance by its `bus/device` handle. */
     get: async (handle: DeviceHandle): Promise<DevlinkDevice> => {
       const h = parseInput(deviceHandleSchema, handle, 'devices.get')
       return toDevice(await this.one(DEVLINK_CMD.GET, splitDevice(h), `devices.get(${h})`))
@@ -231,6 +241,7 @@ export class DevlinkClient {
       return all.map(toParam).filter((p) => h === undefined || p.handle === h)
     },
 
+    /** One parameter of a device, by name (`devlink dev param show DEV name NAME`). */
     get: async (handle: DeviceHandle, name: string): Promise<DevlinkParam> => {
       const h = parseInput(deviceHandleSchema, handle, 'params.get')
       const nm = parseInput(z.string().min(1), name, 'params.get')
@@ -301,12 +312,14 @@ export class DevlinkClient {
   // ---- ports ----------------------------------------------------------------------------------
 
   readonly ports = {
+    /** Every port, of one device or of all (`devlink port show`). */
     list: async (handle?: DeviceHandle): Promise<DevlinkPort[]> => {
       const h = handle === undefined ? undefined : parseInput(deviceHandleSchema, handle, 'ports.list')
       const all = await this.dump(DEVLINK_CMD.PORT_GET, h ? splitDevice(h) : {}, 'ports.list')
       return all.map(toPort).filter((p) => h === undefined || p.device === h)
     },
 
+    /** One port by its `bus/device/index` handle. */
     get: async (port: PortHandle): Promise<DevlinkPort> => {
       const p = parseInput(portHandleSchema, port, 'ports.get')
       return toPort(await this.one(DEVLINK_CMD.PORT_GET, splitPort(p), `ports.get(${p})`))
@@ -342,6 +355,7 @@ export class DevlinkClient {
       )
     },
 
+    /** Undoes a split: the port's lanes become one port again. */
     unsplit: async (port: PortHandle): Promise<void> => {
       const p = parseInput(portHandleSchema, port, 'ports.unsplit')
       await this.req(DEVLINK_CMD.PORT_UNSPLIT, splitPort(p), `ports.unsplit(${p})`)
@@ -351,10 +365,12 @@ export class DevlinkClient {
   // ---- eswitch --------------------------------------------------------------------------------
 
   readonly eswitch = {
+    /** The device's eswitch settings (`devlink dev eswitch show`). */
     get: async (handle: DeviceHandle): Promise<Eswitch> => {
       const h = parseInput(deviceHandleSchema, handle, 'eswitch.get')
       return toEswitch(await this.one(DEVLINK_CMD.ESWITCH_GET, splitDevice(h), `eswitch.get(${h})`))
     },
+    /** Changes the eswitch settings and returns them as read back. */
     set: async (handle: DeviceHandle, settings: EswitchSet): Promise<Eswitch> => {
       const h = parseInput(deviceHandleSchema, handle, 'eswitch.set')
       const s = parseInput(eswitchSetSchema, settings, 'eswitch.set')
@@ -387,6 +403,7 @@ export class DevlinkClient {
       return all.filter((r) => r.handle === o || (o.split('/').length === 2 && r.handle.startsWith(`${o}/`)))
     },
 
+    /** One health reporter of a device or port, by name. */
     get: async (owner: ReporterOwner, name: string): Promise<HealthReporter> => {
       const a = this.reporter(owner, name, 'health.get')
       return toHealthReporter(
@@ -406,6 +423,7 @@ export class DevlinkClient {
       return this.health.get(owner, name)
     },
 
+    /** Asks the reporter to recover now (`devlink health recover`). */
     recover: async (owner: ReporterOwner, name: string): Promise<void> => {
       const a = this.reporter(owner, name, 'health.recover')
       await this.req(DEVLINK_CMD.HEALTH_REPORTER_RECOVER, a, `health.recover(${owner}, ${name})`)
@@ -433,6 +451,7 @@ export class DevlinkClient {
       return fmsgTree(replies.flatMap((r) => r.fmsg ?? []))
     },
 
+    /** Drops the reporter's stored dump (`devlink health dump clear`). */
     dumpClear: async (owner: ReporterOwner, name: string): Promise<void> => {
       const a = this.reporter(owner, name, 'health.dumpClear')
       await this.req(DEVLINK_CMD.HEALTH_REPORTER_DUMP_CLEAR, a, `health.dumpClear(${owner}, ${name})`)
@@ -458,12 +477,14 @@ export class DevlinkClient {
   }
 
   readonly rates = {
+    /** Every rate object (leaves and nodes), of one device or of all. */
     list: async (handle?: DeviceHandle): Promise<RateObject[]> => {
       const h = handle === undefined ? undefined : parseInput(deviceHandleSchema, handle, 'rates.list')
       const all = await this.dump(DEVLINK_CMD.RATE_GET, h ? splitDevice(h) : {}, 'rates.list')
       return all.map(toRate).filter((r) => h === undefined || r.device === h)
     },
 
+    /** One rate object by its handle. */
     get: async (rate: RateHandle): Promise<RateObject> => {
       const r = parseInput(rateHandleSchema, rate, 'rates.get')
       return toRate(await this.one(DEVLINK_CMD.RATE_GET, splitRate(r), `rates.get(${r})`))
@@ -483,6 +504,7 @@ export class DevlinkClient {
       return this.rates.get(r)
     },
 
+    /** Deletes a rate node (its children must have left it first). */
     deleteNode: async (node: RateHandle): Promise<void> => {
       const r = parseInput(rateHandleSchema, node, 'rates.deleteNode')
       const target = splitRate(r)
@@ -554,11 +576,13 @@ export class DevlinkClient {
   }
 
   readonly traps = {
+    /** Every packet trap, of one device or of all (`devlink trap show`). */
     list: async (handle?: DeviceHandle): Promise<Trap[]> => {
       const h = handle === undefined ? undefined : parseInput(deviceHandleSchema, handle, 'traps.list')
       const all = await this.dump(DEVLINK_CMD.TRAP_GET, h ? splitDevice(h) : {}, 'traps.list')
       return all.map(toTrap).filter((t) => h === undefined || t.handle === h)
     },
+    /** One trap of a device, by name. */
     get: async (handle: DeviceHandle, name: string): Promise<Trap> => {
       const h = parseInput(deviceHandleSchema, handle, 'traps.get')
       return toTrap(
@@ -576,10 +600,12 @@ export class DevlinkClient {
     return devlinkEvents$({ netns: this.netns })
   }
 
+  /** Closes the client's socket. */
   close(): void {
     this.sock.close()
   }
 
+  /** Closes the client (`using dl = await openDevlink()`). */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -10,6 +10,7 @@ const segment = /^[^/\s]+$/
 export const deviceHandleSchema = z
   .string()
   .regex(/^[^/\s]+\/[^/\s]+$/, 'a devlink device is written bus/device, e.g. netdevsim/netdevsim10')
+/** A devlink instance as `bus/device`, e.g. `netdevsim/netdevsim10` or `pci/0000:03:00.0`. */
 export type DeviceHandle = z.input<typeof deviceHandleSchema>
 
 export const portHandleSchema = z
@@ -18,6 +19,7 @@ export const portHandleSchema = z
     /^[^/\s]+\/[^/\s]+\/\d+$/,
     'a devlink port is written bus/device/index, e.g. netdevsim/netdevsim10/0',
   )
+/** A devlink port as `bus/device/index`, e.g. `netdevsim/netdevsim10/0`. */
 export type PortHandle = z.input<typeof portHandleSchema>
 
 /** A rate object: a port's leaf (`bus/device/index`) or a node (`bus/device/name`). */
@@ -27,6 +29,7 @@ export const rateHandleSchema = z
     /^[^/\s]+\/[^/\s]+\/[^/\s]+$/,
     'a rate object is written bus/device/port-index or bus/device/node-name',
   )
+/** A rate object: a port leaf (`bus/device/port-index`) or a node (`bus/device/node-name`). */
 export type RateHandle = z.input<typeof rateHandleSchema>
 
 export const nodeNameSchema = z

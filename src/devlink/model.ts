@@ -31,6 +31,7 @@ interface Extensible {
 
 type Named<T> = keyof T | number
 
+/** What a reload does: `driver_reinit` or `fw_activate` (or a number this library cannot name). */
 export type ReloadAction = Named<typeof RELOAD_ACTIONS>
 export type ReloadLimit = Named<typeof RELOAD_LIMITS> | 'unspec'
 
@@ -65,6 +66,7 @@ export interface DevlinkInfo extends Extensible {
   }
 }
 
+/** When a parameter value applies: `runtime`, `driverinit` (after a reload) or `permanent` (stored on the device). */
 export type ParamCmode = Named<typeof PARAM_CMODES>
 
 /** A parameter (`devlink dev param show`) with its value in each configuration mode it has. */
@@ -77,6 +79,7 @@ export interface DevlinkParam extends Extensible {
   values: Array<{ cmode: ParamCmode; value: ParamValue | Uint8Array }>
 }
 
+/** The function behind a port (a VF or SF): its MAC address, state and capabilities. */
 export interface PortFunction extends Extensible {
   /** MAC address as aa:bb:cc:dd:ee:ff (other lengths as colon-separated hex). */
   hwAddr?: string
@@ -111,6 +114,7 @@ export interface DevlinkPort extends Extensible {
   function?: PortFunction
 }
 
+/** A device's eswitch (`devlink dev eswitch show`): mode, inline mode and encapsulation. */
 export interface Eswitch extends Extensible {
   handle: string
   mode?: Named<typeof ESWITCH_MODES>
@@ -155,6 +159,7 @@ export interface RateObject extends Extensible {
 /** A resource size; the largest u64 means no limit (`unlimited`, as devlink prints it). */
 export type ResourceSize = number | 'unlimited'
 
+/** A device resource (`devlink resource show`): its size, limits, occupancy and nested resources. */
 export interface Resource extends Extensible {
   name: string
   id: number
@@ -169,6 +174,7 @@ export interface Resource extends Extensible {
   children: Resource[]
 }
 
+/** A packet trap (`devlink trap show`): what it catches, what it does with it, and its counters. */
 export interface Trap extends Extensible {
   handle: string
   name: string

@@ -88,6 +88,7 @@ export function writeParam(type: ParamType, value: ParamValue, path: string): Ui
 
 /** A formatted message as a JSON-like tree (what `devlink -j health diagnose` prints). */
 export type FmsgValue = null | boolean | number | bigint | string | Uint8Array | FmsgValue[] | FmsgObject
+/** An object in a formatted message (a health reporter's diagnose or dump output). */
 export interface FmsgObject {
   [name: string]: FmsgValue
 }

@@ -47,8 +47,10 @@ import {
   rssSetSchema,
 } from './schema.ts'
 
+/** How an ethtool operation reaches the kernel: the ethtool genetlink family or the SIOCETHTOOL ioctl. */
 export type EthtoolBackend = 'netlink' | 'ioctl'
 
+/** Where an ethtool client opens and which back end it uses. */
 export interface EthtoolOptions {
   /** The network namespace whose devices to work on (default: the caller's). */
   netns?: NetnsRef
@@ -72,6 +74,7 @@ export interface EthtoolBackends {
   rssNotifications: boolean
 }
 
+/** An ethtool monitor notification: channels, rings or RSS changed, a context created or deleted, something untyped, or lost events. */
 export type EthtoolEvent =
   | { type: 'channels'; channels: Channels }
   | { type: 'rings'; rings: Rings }
@@ -119,6 +122,7 @@ export class EthtoolClient {
     }
   }
 
+  /** Opens a client; see `openEthtool`. */
   static async open(options: EthtoolOptions = {}): Promise<EthtoolClient> {
     const o = parseInput(optionsSchema, options, 'openEthtool')
     const forced = o.backend ?? 'auto'
@@ -159,6 +163,23 @@ export class EthtoolClient {
         const id = this.ioDevice(dev)
         return stripCmd({ ...id, ...this.io.getChannels(id.ifname) }) as Channels
       })
+    },
+
+    /** Channels of every device that has them, in one dump (netlink only; the ioctl asks per device). */
+    list: async (): Promise<Channels[]> => {
+      if (this.backends.channels !== 'netlink')
+        throw new NotSupportedError(
+          'channels.list',
+          undefined,
+          'the ethtool ioctl has no dump: ask each device',
+        )
+      const all = await this.netlink().dumpAs(
+        channelsAttrs,
+        ETHTOOL_MSG.CHANNELS_GET,
+        { header: {} },
+        'channels.list',
+      )
+      return all.map((a) => toChannels(a))
     },
 
     /** Changes the counts named (`ethtool -L DEV combined N …`); returns the new counts. */
@@ -300,6 +321,18 @@ export class EthtoolClient {
       return this.rss.get(dev, { context })
     },
 
+    /** The default RSS context of every device that has RSS, in one dump (kernel 6.11+). */
+    list: async (): Promise<Rss[]> => {
+      if (this.backends.rssContextList === 'none')
+        throw new NotSupportedError(
+          'rss.list',
+          undefined,
+          'dumping RSS needs the ETHTOOL_MSG_RSS_GET dump (kernel 6.11+)',
+        )
+      const all = await this.netlink().dumpAs(rssAttrs, ETHTOOL_MSG.RSS_GET, { header: {} }, 'rss.list')
+      return all.map((a) => toRss(a)).filter((r) => r.context === 0)
+    },
+
     /** Additional RSS contexts (RSS over a subset of queues, targeted by flow rules). */
     contexts: {
       /** Every context of the device, the default one (0) first. Needs kernel 6.11+. */
@@ -365,6 +398,7 @@ export class EthtoolClient {
         return this.rss.get(dev, { context })
       },
 
+      /** Deletes an additional RSS context (never context 0). */
       delete: async (device: DeviceRef, context: number): Promise<void> => {
         const dev = parseInput(deviceSchema, device, 'rss.contexts.delete')
         const ctx = parseInput(
@@ -397,11 +431,13 @@ export class EthtoolClient {
     return ethtoolEvents$({ netns: this.netns })
   }
 
+  /** Closes the client's sockets. */
   close(): void {
     this.nl?.close()
     this.io.close()
   }
 
+  /** Closes the client (`using et = await openEthtool()`). */
   [Symbol.dispose](): void {
     this.close()
   }

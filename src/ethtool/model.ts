@@ -50,6 +50,7 @@ export type HashFunctionName = keyof typeof HASH_FUNCTIONS
 export type HashFunction = HashFunctionName | number
 
 export const INPUT_XFRM = { 'symmetric-xor': 1, 'symmetric-or-xor': 2 } as const
+/** An RSS input transformation (`symmetric-xor`, `symmetric-or-xor`), or its raw bit. */
 export type InputXfrm = keyof typeof INPUT_XFRM | number
 
 export type RxhField = keyof typeof RXH | number

@@ -19,6 +19,7 @@ export const channelsChangeSchema = z
     (v) => Object.values(v).some((x) => x !== undefined),
     'name at least one of rx, tx, other, combined',
   )
+/** The channel counts to change (`ethtool -L`): at least one of rx, tx, other, combined. */
 export type ChannelsChange = z.input<typeof channelsChangeSchema>
 
 export const ringsChangeSchema = z
@@ -37,6 +38,7 @@ export const ringsChangeSchema = z
   })
   .strict()
   .refine((v) => Object.values(v).some((x) => x !== undefined), 'name at least one ring setting')
+/** The ring settings to change (`ethtool -G`): at least one. */
 export type RingsChange = z.input<typeof ringsChangeSchema>
 
 const hashFunctionSchema = z.union([
@@ -70,6 +72,7 @@ export const rssConfigSchema = z
     inputXfrm: inputXfrmSchema.optional(),
   })
   .strict()
+/** RSS settings shared by `rss.set` and context creation: hash function, key, indirection table, input transformation. */
 export type RssConfig = z.input<typeof rssConfigSchema>
 
 export const rssSetSchema = rssConfigSchema
@@ -79,6 +82,7 @@ export const rssSetSchema = rssConfigSchema
     (v) => v.table !== undefined || v.key !== undefined || v.hfunc !== undefined || v.inputXfrm !== undefined,
     'name at least one of table, key, hfunc, inputXfrm',
   )
+/** Changes to an RSS context (`ethtool -X`), the default one unless `context` is given. */
 export type RssSet = z.input<typeof rssSetSchema>
 
 export const rssCreateSchema = rssConfigSchema
@@ -87,6 +91,7 @@ export const rssCreateSchema = rssConfigSchema
     context: z.number().int().min(1).max(0xfffffffe).optional(),
   })
   .strict()
+/** A new RSS context's configuration (`ethtool -X DEV context new ...`). */
 export type RssCreate = z.input<typeof rssCreateSchema>
 
 export const contextSchema = u32

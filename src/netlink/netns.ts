@@ -14,6 +14,7 @@ const nameSchema = z
 
 /** Named network namespaces, managed the way `ip netns add|del|list` does. */
 export const namespaces = {
+  /** The names of the namespaces in /run/netns (`ip netns list`). */
   list(): string[] {
     try {
       return readdirSync(NETNS_DIR).sort()
@@ -42,6 +43,7 @@ export const namespaces = {
     }
   },
 
+  /** Removes a named namespace (`ip netns del`); its devices go when nothing else holds it. */
   delete(name: string): void {
     const n = parseInput(nameSchema, name, 'namespaces.delete')
     const path = `${NETNS_DIR}/${n}`

@@ -1,6 +1,7 @@
 import type { Subscription } from 'rxjs'
 import { type Channels, type EthtoolClient, ethtoolEvents$, openEthtool, type Rss } from '../ethtool/index.ts'
 import type { NetnsRef } from '../netlink/sys/index.ts'
+import { RefreshQueue } from './refresh-queue.ts'
 
 /** What ethtool says about one device: its channels and default RSS context, where it has them. */
 export interface DeviceEthtool {
@@ -19,8 +20,10 @@ export class EthtoolTracker {
   private client: EthtoolClient | undefined
   private events: Subscription | undefined
   private closed = false
-  private readonly queued = new Map<number, string>()
-  private scheduled = false
+  private readonly queue = new RefreshQueue<number, string, DeviceEthtool | undefined>(
+    (index, name) => this.query(index, name),
+    (index, result) => this.onResult(index, result),
+  )
 
   constructor(
     private readonly netns: NetnsRef | undefined,
@@ -48,16 +51,38 @@ export class EthtoolTracker {
 
   /** Asks again about a device, soon (repeated asks within one turn are merged). */
   refresh(index: number, name: string): void {
-    if (!this.client || this.closed) return
-    this.queued.set(index, name)
-    if (this.scheduled) return
-    this.scheduled = true
-    setImmediate(() => {
-      this.scheduled = false
-      const batch = [...this.queued]
-      this.queued.clear()
-      for (const [i, n] of batch) void this.query(i, n).then((r) => !this.closed && this.onResult(i, r))
-    })
+    if (this.client) this.queue.ask(index, name)
+  }
+
+  /**
+   * What ethtool says about each of these links: two dumps where the kernel has them, otherwise
+   * one question per device.
+   */
+  async all(links: ReadonlyArray<{ index: number; name: string }>): Promise<DeviceEthtool[]> {
+    const c = this.client
+    if (!c || this.closed) return []
+    let dumped: [Channels[], Rss[]] | undefined
+    try {
+      dumped = await Promise.all([c.channels.list(), c.rss.list()])
+    } catch {
+      dumped = undefined // an ioctl-only kernel: ask per device below
+    }
+    if (!dumped) {
+      const found = await Promise.all(links.map((l) => this.query(l.index, l.name)))
+      return found.filter((r) => r !== undefined)
+    }
+    const channels = new Map(dumped[0].map((x) => [x.ifindex, x]))
+    const rss = new Map(dumped[1].map((x) => [x.ifindex, x]))
+    const out: DeviceEthtool[] = []
+    for (const { index, name } of links) {
+      const e: DeviceEthtool = { index, name }
+      const ch = channels.get(index)
+      const r = rss.get(index)
+      if (ch) e.channels = ch
+      if (r) e.rss = r
+      if (ch || r) out.push(e)
+    }
+    return out
   }
 
   async query(index: number, name: string): Promise<DeviceEthtool | undefined> {
@@ -76,6 +101,7 @@ export class EthtoolTracker {
 
   close(): void {
     this.closed = true
+    this.queue.close()
     this.events?.unsubscribe()
     this.client?.close()
   }

@@ -23,6 +23,8 @@ import {
   type TcClass,
 } from '../netlink/route/tc/index.ts'
 import type { NetlinkSocket } from '../netlink/socket/index.ts'
+import type { ManagedTapRss } from '../tuntap/rss-registry.ts'
+import type { DevlinkInstance } from './devlink-tracker.ts'
 import type { DeviceEthtool } from './ethtool-tracker.ts'
 
 /** The collections of the device state, by name. */
@@ -33,6 +35,8 @@ export interface Collections {
   classes: Map<string, TcClass>
   filters: Map<string, Filter>
   ethtool: Map<string, DeviceEthtool>
+  devlink: Map<string, DevlinkInstance>
+  tapRss: Map<string, ManagedTapRss>
 }
 export type CollectionName = keyof Collections
 export type ItemOf<K extends CollectionName> = Collections[K] extends Map<string, infer V> ? V : never
@@ -44,6 +48,8 @@ export const emptyCollections = (): Collections => ({
   classes: new Map(),
   filters: new Map(),
   ethtool: new Map(),
+  devlink: new Map(),
+  tapRss: new Map(),
 })
 
 /** Device names for decoders that print them (tc): from the state being built. */
@@ -86,7 +92,7 @@ const linkSource: StateSource<Link> = {
   },
   cascade(l, state) {
     const out: Array<[CollectionName, string]> = []
-    for (const name of ['addresses', 'qdiscs', 'classes', 'filters', 'ethtool'] as const)
+    for (const name of ['addresses', 'qdiscs', 'classes', 'filters', 'ethtool', 'tapRss'] as const)
       for (const [k, v] of state[name]) if (v.index === l.index) out.push([name, k])
     return out
   },

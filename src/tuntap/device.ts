@@ -40,9 +40,11 @@ import {
 } from './ioctls.ts'
 import { type QueueHost, TapQueue } from './queue.ts'
 import { parseTapInput, TapError, tapFailure } from './tap-errors.ts'
+import { TapRss } from './tap-rss.ts'
 
 const TUN_PATH = '/dev/net/tun'
 const NOT_TUN_ERRNOS = new Set<number>([Errno.EBADFD, Errno.EBADF, Errno.ENOTTY, Errno.EINVAL])
+/** Most queues a tun/tap device can have (the kernel's MAX_TAP_QUEUES). */
 export const MAX_QUEUES = 256
 
 /** An interface name: 1..15 bytes, no "/", ":" or whitespace; "%d" lets the kernel number it. */
@@ -104,6 +106,7 @@ const openSchema = z
     path: ['queues'],
   })
 
+/** Options common to `Tap.create` and `Tap.open`. */
 export interface TapOptions {
   mode?: 'tap' | 'tun'
   /** Queue fds to open (1..256). */
@@ -117,6 +120,7 @@ export interface TapOptions {
   netns?: NetnsRef
 }
 
+/** Options of `Tap.create`. */
 export interface CreateTapOptions extends TapOptions {
   /** A name, or a template such as "tap%d" (the default). */
   name?: string
@@ -125,10 +129,12 @@ export interface CreateTapOptions extends TapOptions {
   group?: number
 }
 
+/** Options of `Tap.open` (an existing device). */
 export interface OpenTapOptions extends TapOptions {
   name: string
 }
 
+/** A device's name and flags (TUNGETIFF). */
 export interface TapInfo {
   readonly name: string
   readonly flags: readonly IffFlagName[]
@@ -173,6 +179,7 @@ export class Tap implements Disposable {
   /** Mirror of the kernel's tfiles[] order: index i is queue i for queue selection. */
   readonly #order: TapQueue[] = []
   readonly #host: QueueHost
+  #rss: TapRss | undefined
 
   private constructor(name: string, flags: number, netns: NetnsRef | undefined) {
     this.name = name
@@ -425,8 +432,18 @@ export class Tap implements Disposable {
     return this.#ioctl('get device netns', tunGetDevNetns)
   }
 
-  /** Closes every queue fd this Tap holds. */
+  /**
+   * RSS for this device through the best back end (kernel ioctls when present, else the eBPF
+   * steering program): `await tap.rss.apply({ hashTypes, key, table, defaultQueue })`.
+   */
+  get rss(): TapRss {
+    this.#rss ??= new TapRss(this)
+    return this.#rss
+  }
+
+  /** Closes every queue fd this Tap holds (and the RSS steering program and maps it made). */
   close(): void {
+    this.#rss?.close()
     for (const q of [...this.#queues]) q.close()
   }
 

@@ -24,16 +24,15 @@ export {
 export { IffFlag, type IffFlagName, TunIoctl, TunOffload, type TunOffloadName } from './ioctls.ts'
 export { PacketSocket, type PacketSocketOptions } from './packet-socket.ts'
 export { TapQueue } from './queue.ts'
+export { type ManagedTapRss, managedTapRss$ } from './rss-registry.ts'
 export {
   decodeRssConfig,
   encodeRssConfig,
-  RSS_KEY_SIZE,
-  type RssConfig,
+  MAX_PROGRAM_TABLE_CAPACITY,
+  PROGRAM_HASH_TYPES,
+  RSS_CONFIG_HEADER_SIZE,
+  type RssConfigChange,
   RssConfigMap,
-  RssHashReport,
-  type RssHashReportName,
-  RssHashType,
-  type RssHashTypeName,
   type RssLastResult,
   type RssProgramOptions,
   RssSteering,
@@ -47,3 +46,13 @@ export {
   selectorQueueInsns,
 } from './steering-program.ts'
 export { TapError, type TapErrorKind, type TapErrorReason, type TapInputIssue } from './tap-errors.ts'
+export {
+  KERNEL_MAX_TABLE_LENGTH,
+  type KernelRssSupport,
+  type ReportForOptions,
+  TapRss,
+  type TapRssApplyOptions,
+  type TapRssBackend,
+  type TapRssReporting,
+  type TapRssStatus,
+} from './tap-rss.ts'

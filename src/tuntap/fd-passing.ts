@@ -30,6 +30,7 @@ export type FdPassErrorReason =
   | { readonly kind: 'would-block'; readonly operation: string }
   | { readonly kind: 'system'; readonly operation: string; readonly errno: string; readonly cause: SysError }
 
+/** Sending or receiving fds over a Unix socket (SCM_RIGHTS) failed; see `reason`. */
 export class FdPassError extends Error {
   override readonly name = 'FdPassError'
   constructor(readonly reason: FdPassErrorReason) {
@@ -105,6 +106,7 @@ export function sendFds(socketFd: number, fds: readonly number[], data?: Buffer)
   return n
 }
 
+/** What `receiveFds` got: the data bytes and the fds (now owned by the caller). */
 export interface ReceivedFds {
   /** The new fds (close-on-exec), owned by the caller. */
   readonly fds: number[]
@@ -113,6 +115,7 @@ export interface ReceivedFds {
   readonly truncated: boolean
 }
 
+/** Options of `receiveFds` / `tryReceiveFds`. */
 export interface ReceiveOptions {
   /** Room for this many fds (default and maximum 253). */
   maxFds?: number

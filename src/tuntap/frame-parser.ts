@@ -13,8 +13,8 @@
 //   ends the walk with the upper protocol unknown (the addresses are still usable).
 // - The Home Address option (type 0xC9, length 16) is taken from the first destination options
 //   header that has one; the address of the first routing header with type 2 and length field 2
-//   (24 bytes) is the routing address. Options are walked as TLVs (Pad1 is one byte); a TLV that
-//   runs past its header ends that header's option walk.
+//   (24 bytes) is the routing address. Options are walked as TLVs (Pad1 is one byte), at most
+//   MAX_IPV6_OPTIONS of them per header; a TLV that runs past its header ends that header's walk.
 // - TCP (6) / UDP (17) ports are usable when the packet is not a fragment and the 4 port bytes are
 //   inside the frame (the rest of the transport header is not required).
 // - Lengths in the IP headers (total length, payload length) are not used: the frame's own
@@ -29,6 +29,8 @@ export const ETH_P_8021AD = 0x88a8
 export const MAX_VLAN_TAGS = 4
 /** IPv6 extension headers followed before giving up on finding the upper-layer protocol. */
 export const MAX_IPV6_EXT_HEADERS = 8
+/** Options (TLVs, Pad1 included) examined per destination options header for the Home Address. */
+export const MAX_IPV6_OPTIONS = 8
 
 const IPPROTO_HOPOPTS = 0
 const IPPROTO_TCP = 6
@@ -175,7 +177,7 @@ function parseIpv4(frame: Uint8Array, off: number, out: ParsedFrame): void {
 
 function scanHomeAddress(frame: Uint8Array, start: number, end: number, out: ParsedFrame): void {
   let q = start
-  while (q < end) {
+  for (let n = 0; n < MAX_IPV6_OPTIONS && q < end; n++) {
     const type = frame[q]!
     if (type === 0) {
       q++ // Pad1

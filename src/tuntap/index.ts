@@ -10,6 +10,7 @@ export {
   emptyParsedFrame,
   type LinkType,
   MAX_IPV6_EXT_HEADERS,
+  MAX_IPV6_OPTIONS,
   MAX_VLAN_TAGS,
   type ParsedFrame,
   parseFrame,
@@ -28,8 +29,10 @@ export {
   rssConfigSchema,
 } from './rss-config.ts'
 export {
+  hashReportFor,
   queueForHash,
   type RssHashOptions,
+  type RssHashReport,
   type RssHashResult,
   type RssRules,
   type RssSteering,

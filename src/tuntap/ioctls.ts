@@ -49,6 +49,7 @@ export const IffFlag = {
   vnetHdr: 0x4000,
   tunExcl: 0x8000,
 } as const
+/** A TUNSETIFF flag (IFF_*) by name. */
 export type IffFlagName = keyof typeof IffFlag
 
 /** TUNSETOFFLOAD bits. */
@@ -61,6 +62,7 @@ export const TunOffload = {
   uso4: 0x20,
   uso6: 0x40,
 } as const
+/** A TUNSETOFFLOAD flag (TUN_F_*) by name. */
 export type TunOffloadName = keyof typeof TunOffload
 
 export function flagNames(flags: number): IffFlagName[] {

@@ -40,6 +40,7 @@ const frameSchema = z
   .instanceof(Buffer)
   .refine((b) => b.length >= 14 && b.length <= 65535, 'an Ethernet frame (or IP packet) of 14..65535 bytes')
 
+/** Options of `PacketSocket.open`: the interface (by name or index) and its namespace. */
 export interface PacketSocketOptions {
   ifindex?: number
   ifname?: string

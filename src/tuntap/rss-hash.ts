@@ -2,38 +2,33 @@
 // queue the indirection table picks. No I/O. This is the reference the eBPF steering program and
 // the kernel back end are tested against.
 //
-// Hash type selection, as the virtio specification states it ("Hash calculation for incoming
-// packets"), with `mask` the enabled hash types:
+// Hash type selection, with `mask` the enabled hash types. The default ('qemu' rules, the order
+// MISSION.md states and QEMU's device model and eBPF program follow; the library's eBPF steering
+// program implements exactly this, so `rssHash` predicts its queue for every frame):
 //
-// IPv4:                       TCPv4 if enabled and TCP ports present (never for fragments),
-//                             else UDPv4 likewise, else IPv4 if enabled, else no hash.
-// IPv6 with extension headers (any of hop-by-hop, routing, destination options, fragment, AH):
-//                             TCP_EX if enabled and TCP ports present, else UDP_EX likewise,
-//                             else IP_EX if enabled; the _EX types hash the Home Address option's
-//                             address instead of the source and the type 2 routing header's
-//                             address instead of the destination, each only when present.
-//                             If none of the three applies: as without extension headers.
-// IPv6 without extension headers (or falling through from above):
-//                             TCPv6 if enabled and TCP ports present, else UDPv6 likewise, else
-//                             IPv6 if enabled, else no hash.
-// Not IP:                     no hash.
+// IPv4:     TCPv4 if enabled and TCP ports present (never for fragments), else UDPv4 likewise,
+//           else IPv4 if enabled, else no hash.
+// IPv6:     TCP ports present: TCP_EX if enabled, else TCPv6 if enabled; UDP likewise with
+//           UDP_EX/UDPv6; then addresses: IP_EX if enabled, else IPv6 if enabled; else no hash.
+//           Whether or not the packet has extension headers. The _EX types hash the Home Address
+//           option's address instead of the source and the type 2 routing header's address
+//           instead of the destination, each only when present (else the plain address).
+// Not IP:   no hash.
 //
-// The _EX types therefore never apply to IPv6 packets without extension headers, and for packets
-// with them IP_EX takes precedence over TCPv6/UDPv6.
-//
-// QEMU's own virtio-net device model orders IPv6 differently ("qemu" rules): TCP (TCP_EX preferred
-// over TCPv6), then UDP (UDP_EX over UDPv6), then addresses (IP_EX over IPv6), whether or not the
-// packet has extension headers. With all nine types enabled both rules give the same hash and
-// queue; only the report differs (tcpv6_ex instead of tcpv6 for a packet without extension headers).
+// The virtio specification's text ('spec' rules, on request) orders IPv6 differently: with
+// extension headers, TCP_EX, UDP_EX and IP_EX come first (IP_EX before TCPv6/UDPv6); without
+// them the _EX types do not apply. With all nine types enabled both give the same hash and queue;
+// only the report differs (tcpv6_ex instead of tcpv6 for a packet without extension headers).
 //
 // Hash input: source address, destination address, then (TCP/UDP types) source port, destination
 // port, all as they appear on the wire (network byte order). 8/12 bytes for IPv4, 32/36 for IPv6.
 
 import { emptyParsedFrame, type LinkType, type ParsedFrame, parseFrameInto } from './frame-parser.ts'
 import type { RssConfig } from './rss-config.ts'
-import { HASH_TYPE_BIT, type HashReport, type HashType } from './rss-hash-types.ts'
+import { HASH_REPORT_VALUE, HASH_TYPE_BIT, type HashReport, type HashType } from './rss-hash-types.ts'
 import { cachedToeplitzTable, type ToeplitzTable, toeplitzTable, toeplitzUnchecked } from './toeplitz.ts'
 
+/** The RSS hash of a frame and what it covered. */
 export interface RssHashResult {
   /** The Toeplitz hash (u32); 0 when `reportType` is 'none'. */
   hash: number
@@ -57,7 +52,7 @@ function maskOf(types: readonly HashType[]): number {
   return m
 }
 
-/** Which hash type selection to follow: the virtio specification's, or QEMU's device model's. */
+/** Which hash type selection to follow: QEMU's (the default) or the virtio specification's text. */
 export type RssRules = 'spec' | 'qemu'
 
 function selectIpv6Qemu(p: ParsedFrame, mask: number): HashReport {
@@ -68,7 +63,7 @@ function selectIpv6Qemu(p: ParsedFrame, mask: number): HashReport {
 }
 
 /** The hash type the rules pick for a parsed frame under `mask` (enabled types), or 'none'. */
-export function selectHashType(p: ParsedFrame, mask: number, rules: RssRules = 'spec'): HashReport {
+export function selectHashType(p: ParsedFrame, mask: number, rules: RssRules = 'qemu'): HashReport {
   if (p.network === 'ipv4') {
     if (p.l4 === 'tcp' && mask & B_TCPV4) return 'tcpv4'
     if (p.l4 === 'udp' && mask & B_UDPV4) return 'udpv4'
@@ -132,10 +127,14 @@ function hashWith(
   return { hash: toeplitzUnchecked(table.table, input, n) >>> 0, reportType }
 }
 
+/** Options of `rssHash`, `rssQueue` and `rssSteering`. */
 export interface RssHashOptions {
   /** 'ethernet' (tap, the default) or 'ip' (tun: frames start at the IP header). */
   linkType?: LinkType
-  /** Hash type selection: 'spec' (the virtio specification, the default) or 'qemu'. */
+  /**
+   * Hash type selection: 'qemu' (the default: QEMU's order, what the eBPF steering program does)
+   * or 'spec' (the virtio specification's order for IPv6 with extension headers).
+   */
   rules?: RssRules
 }
 
@@ -149,7 +148,7 @@ export function rssHash(frame: Uint8Array, config: RssConfig, options: RssHashOp
     maskOf(config.hashTypes),
     cachedToeplitzTable(config.key),
     options.linkType ?? 'ethernet',
-    options.rules ?? 'spec',
+    options.rules ?? 'qemu',
     scratchFrame,
     scratchInput,
   )
@@ -181,7 +180,7 @@ export function rssSteering(config: RssConfig, options: RssHashOptions = {}): Rs
   const mask = maskOf(config.hashTypes)
   const table = toeplitzTable(config.key)
   const linkType = options.linkType ?? 'ethernet'
-  const rules = options.rules ?? 'spec'
+  const rules = options.rules ?? 'qemu'
   const indirection = Uint16Array.from(config.table)
   const last = indirection.length - 1
   const defaultQueue = config.defaultQueue
@@ -194,5 +193,36 @@ export function rssSteering(config: RssConfig, options: RssHashOptions = {}): Rs
       const r = hash(frame)
       return r.reportType === 'none' ? defaultQueue : indirection[r.hash & last]!
     },
+  }
+}
+
+/**
+ * What a virtio-net device doing RSS with hash reporting would put in `virtio_net_hdr_v1_hash`
+ * for `frame`, and the queue it would pick. Spread it into a header:
+ * `encodeVnetHeader({ layout: 'v1_hash', ...hashReportFor(frame, config) })`.
+ */
+export interface RssHashReport {
+  /** `hash_value` (u32; 0 when nothing was hashed). */
+  hashValue: number
+  /** `hash_report`: the VIRTIO_NET_HASH_REPORT_* value. */
+  hashReport: number
+  /** The report's name (`none` when nothing was hashed). */
+  reportType: HashReport
+  /** The receive queue: `table[hash & (length - 1)]`, or the default queue. */
+  queue: number
+}
+
+/** The hash report and queue for `frame` under `config` (see RssHashReport). */
+export function hashReportFor(
+  frame: Uint8Array,
+  config: RssConfig,
+  options: RssHashOptions = {},
+): RssHashReport {
+  const r = rssHash(frame, config, options)
+  return {
+    hashValue: r.hash,
+    hashReport: HASH_REPORT_VALUE[r.reportType],
+    reportType: r.reportType,
+    queue: queueForHash(r, config),
   }
 }

@@ -33,6 +33,7 @@ export type TapErrorReason =
   | { readonly kind: 'closed'; readonly operation: string }
   | { readonly kind: 'system'; readonly operation: string; readonly errno: string; readonly cause: SysError }
 
+/** The `kind` of a TapError. */
 export type TapErrorKind = TapErrorReason['kind']
 
 /** A failed tun/tap operation; `reason` is a tagged union (see TapErrorReason). */

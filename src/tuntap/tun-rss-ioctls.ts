@@ -20,9 +20,13 @@ import { RSS_KEY_LENGTH } from './toeplitz.ts'
 /** sizeof(struct tun_vnet_rss): the fixed part only. */
 export const TUN_VNET_RSS_SIZE = 8
 
+/** Proposed ioctl: the hash types the kernel can compute (out: __u32 mask). */
 export const TUNGETVNETHASHTYPES = ioc('r', 'T', 228, 4)
+/** Proposed ioctl: report hashes with automatic queue choice (in: __u32 types; 0 disables). */
 export const TUNSETVNETREPORTINGAUTOMQ = ioc('r', 'T', 229, 4)
+/** Proposed ioctl: RSS with hash reporting (in: struct tun_vnet_rss + table + key). */
 export const TUNSETVNETREPORTINGRSS = ioc('r', 'T', 230, TUN_VNET_RSS_SIZE)
+/** Proposed ioctl: RSS without hash reporting (in: struct tun_vnet_rss + table + key). */
 export const TUNSETVNETRSS = ioc('r', 'T', 231, TUN_VNET_RSS_SIZE)
 
 export type ByteOrder = 'little' | 'big'
@@ -78,6 +82,7 @@ export interface DecodedTunVnetRss {
   key: Uint8Array
 }
 
+/** Decodes a TUNSETVNETRSS / TUNSETVNETREPORTINGRSS argument (tests, diagnostics). */
 export function decodeTunVnetRss(buf: Uint8Array, options: TunIoctlEncodeOptions = {}): DecodedTunVnetRss {
   const le = (options.byteOrder ?? HOST_BYTE_ORDER) === 'little'
   if (buf.length < TUN_VNET_RSS_SIZE) throw new RangeError(`tun_vnet_rss needs ${TUN_VNET_RSS_SIZE} bytes`)

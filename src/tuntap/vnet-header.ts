@@ -45,6 +45,7 @@ export type VnetGsoModifier = (typeof VnetGsoModifier)[keyof typeof VnetGsoModif
 /** Mask of the segmentation kind within `gso_type` (the rest are modifier bits). */
 export const VNET_GSO_KIND_MASK = 0x1f
 
+/** Which virtio-net header: `virtio_net_hdr` (10), `_v1` (12) or `_v1_hash` (20 bytes). */
 export type VnetHeaderLayout = 'legacy' | 'v1' | 'v1_hash'
 
 /** Bytes of each layout (what TUNSETVNETHDRSZ must be at least). */
@@ -88,6 +89,7 @@ export interface VnetHeaderV1Hash extends VnetHeaderBase {
   hashReport: number
 }
 
+/** A decoded virtio-net header of any layout. */
 export type VnetHeader = VnetHeaderLegacy | VnetHeaderV1 | VnetHeaderV1Hash
 
 type Fields<T> = Partial<Omit<T, 'layout'>>

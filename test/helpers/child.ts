@@ -24,13 +24,17 @@ export interface ChildRun<R> {
   close(): void
 }
 
-/** Starts test/fixtures/fd-child.ts in `mode`, connected by a Unix socketpair. */
+/**
+ * Starts test/fixtures/fd-child.ts in `mode`, connected by a Unix socketpair; inside `netns` when
+ * given (entered before privileges are dropped).
+ */
 export function runChild<R>(
   mode: string,
-  options: { unprivileged?: boolean; timeoutMs?: number } = {},
+  options: { unprivileged?: boolean; timeoutMs?: number; netns?: string } = {},
 ): ChildRun<R> {
   const [ours, theirs] = socketPair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)
   const argv = [
+    ...(options.netns ? ['ip', 'netns', 'exec', options.netns] : []),
     ...(options.unprivileged ? UNPRIVILEGED : []),
     process.execPath,
     '--import',

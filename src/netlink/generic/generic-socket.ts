@@ -81,6 +81,7 @@ export class GenericSocket<D extends AttrDecls> {
     this.spec = messageSpec(genlmsghdr, attrs)
   }
 
+  /** Opens a socket and resolves the family by name; FamilyNotFoundError when the kernel lacks it. */
   static async open<D extends AttrDecls>(
     name: string,
     attrs: AttrSet<D>,
@@ -101,6 +102,7 @@ export class GenericSocket<D extends AttrDecls> {
     return !!op && (how === 'do' ? op.doit : op.dumpit)
   }
 
+  /** Sends one command and returns the decoded replies (after the ack). */
   async request(
     cmd: number,
     attrs: AttrValues<D>,
@@ -110,6 +112,7 @@ export class GenericSocket<D extends AttrDecls> {
     return this.requestAs(this.attrs, cmd, attrs, operation, flags)
   }
 
+  /** Sends a dump request for a command and returns every decoded reply. */
   async dump(cmd: number, attrs: AttrValues<D>, operation: string): Promise<Array<AttrValues<D>>> {
     return this.dumpAs(this.attrs, cmd, attrs, operation)
   }
@@ -133,6 +136,7 @@ export class GenericSocket<D extends AttrDecls> {
     return replies.filter((m) => m.type === this.family.id).map((m) => decodeMessage(spec, m).attrs)
   }
 
+  /** As `dump`, decoding the replies with another attribute set. */
   async dumpAs<E extends AttrDecls>(
     set: AttrSet<E>,
     cmd: number,
@@ -181,10 +185,12 @@ export class GenericSocket<D extends AttrDecls> {
     )
   }
 
+  /** Closes the socket. */
   close(): void {
     this.sock.close()
   }
 
+  /** Closes the socket (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -41,9 +41,11 @@ export const IFA_FLAGS = {
   mcautojoin: 0x400,
   stablePrivacy: 0x800,
 } as const
+/** An address flag as `ip addr` prints it (`permanent`, `secondary`, `noprefixroute`, …). */
 export type AddressFlag = keyof typeof IFA_FLAGS
 
 const SCOPES = { global: 0, site: 200, link: 253, host: 254, nowhere: 255 } as const
+/** An address scope: `global`, `site`, `link`, `host` or `nowhere`. */
 export type AddressScope = keyof typeof SCOPES
 
 const addrAttrs = attrSet('address', {
@@ -100,6 +102,7 @@ const addressSpecSchema = z
       .optional(),
   })
   .strict()
+/** An address to add or delete: device, `address/prefix` and optional broadcast, label, scope, flags and lifetimes. */
 export type AddressSpec = z.input<typeof addressSpecSchema>
 
 /** The typed view of an RTM_NEWADDR / RTM_DELADDR message. */
@@ -127,6 +130,7 @@ export function decodeAddress(m: NetlinkMessage): Address {
 
 const scopeNames = new Map(Object.entries(SCOPES).map(([k, v]) => [v, k as AddressScope]))
 
+/** IPv4 and IPv6 addresses of one namespace (`ip addr`): list, add, delete and their events. */
 export class AddressApi {
   constructor(
     private readonly sock: NetlinkSocket,
@@ -149,6 +153,7 @@ export class AddressApi {
     return out
   }
 
+  /** Adds an address (`ip addr add`). */
   async add(spec: AddressSpec): Promise<void> {
     const s = parseInput(addressSpecSchema, spec, 'addresses.add')
     const { header, attrs } = await this.message(s)
@@ -158,6 +163,7 @@ export class AddressApi {
     )
   }
 
+  /** Deletes an address (`ip addr del`). */
   async delete(spec: Pick<AddressSpec, 'dev' | 'address'>): Promise<void> {
     const s = parseInput(addressSpecSchema.pick({ dev: true, address: true }), spec, 'addresses.delete')
     const { header, attrs } = await this.message(s)

@@ -4,6 +4,7 @@ import { AddressApi } from './addresses.ts'
 import { LinkApi } from './links.ts'
 import { TcApi } from './tc/index.ts'
 
+/** Where a route client opens its socket. */
 export interface RouteOptions {
   /** The network namespace to work in: a name under /run/netns, `{ path }` or `{ fd }`. */
   netns?: NetnsRef
@@ -27,10 +28,12 @@ export class RouteClient {
     this.tc = new TcApi(socket, netns)
   }
 
+  /** Closes the client's socket (event streams have their own and close on unsubscribe). */
   close(): void {
     this.socket.close()
   }
 
+  /** Closes the client (`using rt = await openRoute()`). */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -4,7 +4,9 @@ import { IFF, type ifinfomsg, type linkAttrs, type linkStats64 } from './link-at
 type LinkAttrs = SetValue<typeof linkAttrs>
 type Header = StructValue<typeof ifinfomsg.fields>
 
+/** An interface flag as `ip link` prints it (`UP`, `BROADCAST`, `LOWER_UP`, …). */
 export type LinkFlag = keyof typeof IFF
+/** A link's 64-bit counters (IFLA_STATS64: packets, bytes, errors, drops, …). */
 export type LinkStats = StructValue<typeof linkStats64.fields>
 
 /** ARPHRD_* names for the link types users meet; others stay numbers. */
@@ -19,9 +21,11 @@ const LINK_TYPES: Record<number, string> = {
   65535: 'void',
 }
 
+/** Link info of a veth (its peer is a link of its own). */
 export interface VethInfo {
   kind: 'veth'
 }
+/** Link info of a bridge: STP, timers (in hundredths of a second) and VLAN filtering. */
 export interface BridgeInfo {
   kind: 'bridge'
   stpState?: number
@@ -34,10 +38,12 @@ export interface BridgeInfo {
   vlanProtocol?: number
   vlanDefaultPvid?: number
 }
+/** Link info of a macvlan or macvtap: its mode. */
 export interface MacvlanInfo {
   kind: 'macvlan' | 'macvtap'
   mode?: 'private' | 'vepa' | 'bridge' | 'passthru' | 'source' | number
 }
+/** Link info of a VXLAN: VNI, UDP port, remote or group, local address, TTL, learning, underlay link. */
 export interface VxlanInfo {
   kind: 'vxlan'
   id?: number
@@ -50,11 +56,13 @@ export interface VxlanInfo {
   learning?: boolean
   link?: number
 }
+/** Link info of an 802.1Q/802.1ad VLAN: its id and protocol. */
 export interface VlanInfo {
   kind: 'vlan'
   id?: number
   protocol?: '802.1Q' | '802.1ad' | number
 }
+/** Link info of a tun/tap device: type, flags, owner and queue counts. */
 export interface TunInfo {
   kind: 'tun'
   type?: 'tun' | 'tap' | number
@@ -67,6 +75,7 @@ export interface TunInfo {
   numQueues?: number
   numDisabledQueues?: number
 }
+/** Link info of kinds with no options of their own (dummy, ifb). */
 export interface PlainInfo {
   kind: 'dummy' | 'ifb'
 }
@@ -76,6 +85,7 @@ export interface OtherInfo {
   name: string
   data?: unknown
 }
+/** A link's kind and its kind-specific settings (IFLA_LINKINFO), typed per kind. */
 export type LinkInfo =
   | VethInfo
   | BridgeInfo

@@ -13,6 +13,7 @@ export const ifnameSchema = z
 
 /** A device by name or ifindex. */
 export const deviceSchema = z.union([ifnameSchema, z.number().int().positive()])
+/** A network device by name (`eth0`) or by ifindex. */
 export type DeviceRef = z.input<typeof deviceSchema>
 
 export const macSchema = z
@@ -110,6 +111,7 @@ export const linkCreateSchema = z.discriminatedUnion('kind', [
     .strict(),
   z.object({ ...common, kind: z.enum(['dummy', 'ifb']) }).strict(),
 ])
+/** A link to create (`ip link add`): name, kind and the kind's options. */
 export type LinkCreate = z.input<typeof linkCreateSchema>
 
 export const linkChangeSchema = z
@@ -126,4 +128,5 @@ export const linkChangeSchema = z
     netns: netnsSchema.optional(),
   })
   .strict()
+/** What `links.set` changes (`ip link set`): up/down, MTU, name, address, master, namespace, … */
 export type LinkChange = z.input<typeof linkChangeSchema>

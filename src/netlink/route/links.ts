@@ -43,6 +43,7 @@ export interface ListOptions {
 const extMask = (o: ListOptions = {}) => RTEXT_FILTER_VF | (o.stats === false ? RTEXT_FILTER_SKIP_STATS : 0)
 const EXT_MASK_VF = RTEXT_FILTER_VF
 
+/** A link appeared or changed (`new`), went away (`del`), or events were lost (`overrun`: list again). */
 export type LinkEvent = { type: 'new' | 'del'; link: Link } | { type: 'overrun' }
 
 /** Opens namespace files for the duration of one request (the kernel takes them by fd). */
@@ -66,6 +67,7 @@ export class LinkApi {
     private readonly netns: NetnsRef | undefined,
   ) {}
 
+  /** Every link of the namespace (`ip link show`), with 64-bit counters unless `stats: false`. */
   async list(options: ListOptions = {}): Promise<Link[]> {
     const req = encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { extMask: extMask(options) })
     const msgs = await this.sock.dump(req, 'links.list')
@@ -243,6 +245,7 @@ export class LinkApi {
       .catch(() => {})
   }
 
+  /** Deletes a link (`ip link del`); a veth takes its peer with it. */
   async delete(device: DeviceRef): Promise<void> {
     const dev = parseInput(deviceSchema, device, 'links.delete')
     const req =

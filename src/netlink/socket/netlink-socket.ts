@@ -42,7 +42,9 @@ import {
   trySetsockoptInt,
 } from '../sys/index.ts'
 
+/** The rtnetlink protocol (links, addresses, routes, tc). */
 export const NETLINK_ROUTE = 0
+/** The generic netlink protocol (ethtool, devlink, … resolved by family name). */
 export const NETLINK_GENERIC = 16
 
 const NETLINK_ADD_MEMBERSHIP = 1
@@ -54,6 +56,7 @@ const NETLINK_GET_STRICT_CHK = 12
 const DUMP_RETRIES = 5
 const RX_SIZE = 256 * 1024
 
+/** How a NetlinkSocket is opened: namespace, buffer sizes, strict checking. */
 export interface SocketOptions {
   /** Network namespace to open the socket in (default: the caller's). */
   netns?: NetnsRef
@@ -290,6 +293,7 @@ export class NetlinkSocket {
     this.drain()
   }
 
+  /** Closes the socket; requests still waiting fail with SocketClosedError. */
   close(): void {
     if (this.closed) return
     this.closed = true
@@ -303,6 +307,7 @@ export class NetlinkSocket {
     closeFd(this.fd)
   }
 
+  /** Closes the socket (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -13,6 +13,7 @@ export {
   detachMount,
   inNetns,
   makeSharedMount,
+  mountFs,
   type NetnsRef,
   netnsPath,
   setns,

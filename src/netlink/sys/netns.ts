@@ -66,6 +66,12 @@ export function createNetnsAt(path: string): void {
   }
 }
 
+/** Mounts a pseudo file system (`bpf`, `tmpfs`, …) of `type` at `target`. */
+export function mountFs(type: string, target: string): void {
+  const r = mountFn.tryCall(type, target, type, 0, 0)
+  if (r < 0) throw new SysError('mount', -r, target)
+}
+
 export function bindMount(source: string, target: string): void {
   const r = mountFn.tryCall(source, target, 'none', MS_BIND, 0)
   if (r < 0) throw new SysError('mount', -r, target)

@@ -21,6 +21,7 @@ class Poller {
   private readonly watches = new Map<number, (revents: number) => void>()
   private wakeFd = -1
   private running = false
+  private exitHooked = false
   private readonly one = Buffer.alloc(8)
 
   constructor() {
@@ -50,6 +51,14 @@ class Poller {
     if (this.watches.size === 0) return
     this.running = true
     this.wakeFd = eventFd()
+    if (!this.exitHooked) {
+      this.exitHooked = true
+      // process.exit() waits for the thread parked in poll(): end the wait, whoever still watches.
+      process.once('exit', () => {
+        this.watches.clear()
+        if (this.running) writeFd(this.wakeFd, this.one)
+      })
+    }
     void this.loop()
   }
 

@@ -157,6 +157,7 @@ export const actionSpecSchema = z.discriminatedUnion('kind', [
     })
     .strict(),
 ])
+/** A tc action to attach to a filter or add standalone (`tc actions add`): kind and its options. */
 export type ActionSpec = z.input<typeof actionSpecSchema>
 type Spec = z.output<typeof actionSpecSchema>
 
@@ -256,6 +257,7 @@ export interface UnknownActionOptions {
   kind: 'unknown'
   data?: Uint8Array
 }
+/** A tc action's kind-specific settings as read back (gact, mirred, skbedit, bpf, or raw for others). */
 export type ActionOptions =
   | GactOptions
   | MirredOptions

@@ -324,6 +324,7 @@ export const filterSpecSchema = z.discriminatedUnion('kind', [
     })
     .strict(),
 ])
+/** A filter to add, replace or change (`tc filter add`): device, parent, pref, protocol, kind, match and actions. */
 export type FilterSpec = z.input<typeof filterSpecSchema>
 export type FilterSpecParsed = z.output<typeof filterSpecSchema>
 export type { ActionSpec }
@@ -633,6 +634,7 @@ export interface UnknownFilterOptions {
   kind: 'unknown'
   data?: Uint8Array
 }
+/** A filter's kind-specific settings as read back (u32, bpf, matchall, flower, or raw for others). */
 export type FilterOptions =
   | U32Options
   | BpfFilterOptions

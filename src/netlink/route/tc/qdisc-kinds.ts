@@ -274,6 +274,7 @@ export const qdiscSpecSchema = z.discriminatedUnion('kind', [
   z.object({ ...plain, kind: z.literal('pfifo'), limit: u32n.optional() }).strict(),
   z.object({ ...plain, kind: z.literal('bfifo'), limit: sizeSchema.optional() }).strict(),
 ])
+/** A qdisc to add, replace or change (`tc qdisc add`): device, place, handle, kind and options. */
 export type QdiscSpec = z.input<typeof qdiscSpecSchema>
 export type QdiscSpecParsed = z.output<typeof qdiscSpecSchema>
 
@@ -305,6 +306,7 @@ export const classSpecSchema = z.discriminatedUnion('kind', [
     .strict()
     .refine((s) => s.rate > 0, { message: 'a class needs a nonzero rate', path: ['rate'] }),
 ])
+/** A class to add, replace or change (`tc class add`): device, classid, parent, kind and options. */
 export type ClassSpec = z.input<typeof classSpecSchema>
 export type ClassSpecParsed = z.output<typeof classSpecSchema>
 
@@ -542,6 +544,7 @@ export interface UnknownOptions {
   kind: 'unknown'
   data?: Uint8Array
 }
+/** A qdisc's kind-specific settings as read back (htb, tbf, prio, mqprio, …, or raw for others). */
 export type QdiscOptions =
   | HtbQdiscOptions
   | TbfOptions
@@ -568,6 +571,7 @@ export interface HtbClassOptions {
   overhead: number
   linklayer: Linklayer | number
 }
+/** A class's kind-specific settings as read back (htb, or raw for others). */
 export type ClassOptions = HtbClassOptions | UnknownOptions
 
 export interface HtbClassXstats {

@@ -272,6 +272,7 @@ const qdiscDeleteSchema = z
     kind: z.string().min(1).optional(),
   })
   .strict()
+/** Which qdisc `qdiscs.delete` removes: device, and its parent, handle or kind. */
 export type QdiscDelete = z.input<typeof qdiscDeleteSchema>
 
 /** Queueing disciplines of one namespace. */
@@ -441,6 +442,7 @@ const filterSelectSchema = z
     message: 'a handle needs the filter kind (u32 handles are read differently)',
     path: ['kind'],
   })
+/** Which filters a `get` or `delete` means: by parent, and optionally pref, protocol, kind and handle. */
 export type FilterSelect = z.input<typeof filterSelectSchema>
 
 function selectHeader(s: z.output<typeof filterSelectSchema>, ifindex: number, op: string) {
