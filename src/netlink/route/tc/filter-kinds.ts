@@ -320,9 +320,20 @@ export const filterSpecSchema = z.discriminatedUnion('kind', [
       srcIp: anyPrefix.optional(),
       dstPort: port.optional(),
       srcPort: port.optional(),
+      /** Port masks (tc's `dst_port 4096/0xf000`); default: exact match. */
+      dstPortMask: port.optional(),
+      srcPortMask: port.optional(),
       ...skip,
     })
-    .strict(),
+    .strict()
+    .refine((s) => s.dstPortMask === undefined || s.dstPort !== undefined, {
+      message: 'dstPortMask needs dstPort',
+      path: ['dstPortMask'],
+    })
+    .refine((s) => s.srcPortMask === undefined || s.srcPort !== undefined, {
+      message: 'srcPortMask needs srcPort',
+      path: ['srcPortMask'],
+    }),
 ])
 export type FilterSpec = z.input<typeof filterSpecSchema>
 export type FilterSpecParsed = z.output<typeof filterSpecSchema>
@@ -545,6 +556,8 @@ export function encodeFilterOptions(s: FilterSpecParsed, ethType: number, ctx: E
         if (!l4) throw new MatchError('ipProto', 'ports need ipProto tcp, udp or sctp')
         if (s.dstPort !== undefined) o[`${l4}Dst`] = s.dstPort
         if (s.srcPort !== undefined) o[`${l4}Src`] = s.srcPort
+        if (s.srcPortMask !== undefined) o[`${l4}SrcMask`] = s.srcPortMask
+        if (s.dstPortMask !== undefined) o[`${l4}DstMask`] = s.dstPortMask
       }
       const a = acts(s, ctx)
       if (a) o.act = a
