@@ -11,6 +11,16 @@ export {
 } from './classifier.ts'
 export { EbpfSteering, type EbpfSteeringOptions, type SteeringTarget, type TraceRecord } from './ebpf.ts'
 export {
+  applyEthtoolSteering,
+  type EthtoolSteeringResult,
+  encodeNtuple,
+  FLOW_EXT,
+  FLOW_RSS,
+  FlowType,
+  type NtupleRule,
+  ntupleRules,
+} from './ethtool.ts'
+export {
   contextConfig,
   ETHER_TYPES,
   type EtherTypeName,
@@ -38,3 +48,4 @@ export {
   type SteeringIssue,
   type SteeringLimits,
 } from './model.ts'
+export { type TcPlan, type TcPlanOptions, type TcProgramRef, TcSteering, tcPlan } from './tc.ts'
