@@ -33,8 +33,17 @@ describe('tc steering back end on a tap', () => {
     ns.ip('link', 'set', 'steertc0', 'txqueuelen', '4000', 'up')
     using steering = TcSteering.create(mixedConfig(), { dev: 'steertc0', queues: 8 })
     await steering.apply(tc)
-    const filters = ns.tcJson<Array<{ kind?: string }>>('filter', 'show', 'dev', 'steertc0', 'parent', '1:')
-    expect(filters.filter((f) => f.kind === 'flower').length).toBe(steering.plan.filters.length)
+    // tc -j lists each filter twice (its priority's head, then the filter with its handle)
+    const filters = ns.tcJson<Array<{ kind?: string; pref?: number }>>(
+      'filter',
+      'show',
+      'dev',
+      'steertc0',
+      'parent',
+      '1:',
+    )
+    const prefs = new Set(filters.filter((f) => f.kind === 'flower').map((f) => f.pref))
+    expect(prefs.size).toBe(steering.plan.filters.length)
     using ps = PacketSocket.open({ ifname: 'steertc0', netns: ns.name })
     const c = classifier(mixedConfig())
     const rand = rng(99)
