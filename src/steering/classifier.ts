@@ -104,23 +104,61 @@ function prefixMatches(
 
 /** Whether `rule` matches a frame with these facts (`p`: the frame's IP parse). */
 export function ruleMatches(rule: FlowRule, frame: Uint8Array, f: FrameFacts, p: ParsedFrame): boolean {
-  const m = rule.match
-  if (m.etherType !== undefined && f.etherType !== m.etherType) return false
-  if (m.vlanId !== undefined && f.vlanId !== m.vlanId) return false
-  if (m.ipProto !== undefined && (f.network === null || f.ipProto !== m.ipProto)) return false
-  if (m.src !== undefined) {
-    if (f.network !== (m.src.family === 4 ? 'ipv4' : 'ipv6')) return false
-    if (!prefixMatches(frame, p.srcAddrOffset, m.src)) return false
+  return compileRule(rule).matches(frame, f, p)
+}
+
+const NO_PREFIX = { address: new Uint8Array(0), mask: new Uint8Array(0) }
+
+/** A rule with every field present (-1: not matched on), so matching code sees one object shape. */
+class CompiledRule {
+  readonly etherType: number
+  readonly vlanId: number
+  readonly ipProto: number
+  /** 0: no prefix, else 'ipv4'/'ipv6' to compare with FrameFacts.network. */
+  readonly srcNet: 'ipv4' | 'ipv6' | null
+  readonly src: { address: Uint8Array; mask: Uint8Array }
+  readonly dstNet: 'ipv4' | 'ipv6' | null
+  readonly dst: { address: Uint8Array; mask: Uint8Array }
+  readonly srcPort: number
+  readonly srcPortMask: number
+  readonly dstPort: number
+  readonly dstPortMask: number
+  constructor(readonly rule: FlowRule) {
+    const m = rule.match
+    this.etherType = m.etherType ?? -1
+    this.vlanId = m.vlanId ?? -1
+    this.ipProto = m.ipProto ?? -1
+    this.srcNet = m.src ? (m.src.family === 4 ? 'ipv4' : 'ipv6') : null
+    this.src = m.src ?? NO_PREFIX
+    this.dstNet = m.dst ? (m.dst.family === 4 ? 'ipv4' : 'ipv6') : null
+    this.dst = m.dst ?? NO_PREFIX
+    this.srcPort = m.srcPort?.port ?? -1
+    this.srcPortMask = m.srcPort?.mask ?? 0
+    this.dstPort = m.dstPort?.port ?? -1
+    this.dstPortMask = m.dstPort?.mask ?? 0
   }
-  if (m.dst !== undefined) {
-    if (f.network !== (m.dst.family === 4 ? 'ipv4' : 'ipv6')) return false
-    if (!prefixMatches(frame, p.dstAddrOffset, m.dst)) return false
+  matches(frame: Uint8Array, f: FrameFacts, p: ParsedFrame): boolean {
+    if (this.etherType >= 0 && f.etherType !== this.etherType) return false
+    if (this.vlanId >= 0 && f.vlanId !== this.vlanId) return false
+    if (this.ipProto >= 0 && (f.network === null || f.ipProto !== this.ipProto)) return false
+    if (
+      this.srcNet !== null &&
+      (f.network !== this.srcNet || !prefixMatches(frame, p.srcAddrOffset, this.src))
+    )
+      return false
+    if (
+      this.dstNet !== null &&
+      (f.network !== this.dstNet || !prefixMatches(frame, p.dstAddrOffset, this.dst))
+    )
+      return false
+    if (this.srcPort >= 0 && (f.srcPort < 0 || (f.srcPort & this.srcPortMask) !== this.srcPort)) return false
+    if (this.dstPort >= 0 && (f.dstPort < 0 || (f.dstPort & this.dstPortMask) !== this.dstPort)) return false
+    return true
   }
-  if (m.srcPort !== undefined && (f.srcPort < 0 || (f.srcPort & m.srcPort.mask) !== m.srcPort.port))
-    return false
-  if (m.dstPort !== undefined && (f.dstPort < 0 || (f.dstPort & m.dstPort.mask) !== m.dstPort.port))
-    return false
-  return true
+}
+
+function compileRule(rule: FlowRule): CompiledRule {
+  return new CompiledRule(rule)
 }
 
 interface CompiledContext {
@@ -159,6 +197,7 @@ export function classifier(config: SteeringConfig | unknown, limits: SteeringLim
   const contexts = new Map<number, CompiledContext>([[0, compileContext(c.rss)]])
   for (const [id, ctx] of c.contexts) contexts.set(id, compileContext(ctx))
   const rules = c.rules
+  const compiled = rules.map(compileRule)
   const p = emptyParsedFrame()
   const facts: FrameFacts = {
     etherType: -1,
@@ -187,7 +226,7 @@ export function classifier(config: SteeringConfig | unknown, limits: SteeringLim
   /** Returns the matching rule's position in `rules`, or -1; leaves the facts in place. */
   const match = (frame: Uint8Array): number => {
     frameFacts(frame, p, facts)
-    for (let i = 0; i < rules.length; i++) if (ruleMatches(rules[i]!, frame, facts, p)) return i
+    for (let i = 0; i < compiled.length; i++) if (compiled[i]!.matches(frame, facts, p)) return i
     return -1
   }
 
