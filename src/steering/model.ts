@@ -342,6 +342,7 @@ export function parseSteeringConfig(input: unknown, limits: SteeringLimits = {})
   const rss = rssParsed.success ? rssParsed.data : undefined
 
   const contexts = new Map<number, RssContext>()
+  const seenIds = new Set<number>()
   for (const [i, raw] of (top.data.contexts ?? []).entries()) {
     const c = contextSchema.safeParse(raw)
     if (!c.success) {
@@ -353,8 +354,20 @@ export function parseSteeringConfig(input: unknown, limits: SteeringLimits = {})
       add(['contexts', i, 'id'], `context ids are at most ${maxContextId}`)
       continue
     }
-    if (contexts.has(d.id)) {
+    if (seenIds.has(d.id)) {
       add(['contexts', i, 'id'], `context ${d.id} is defined twice`)
+      continue
+    }
+    seenIds.add(d.id)
+    const beyond = (d.queues ?? []).flatMap((q, k) =>
+      limits.queues !== undefined && q >= limits.queues ? [k] : [],
+    )
+    if (beyond.length > 0) {
+      for (const k of beyond)
+        add(
+          ['contexts', i, 'queues', k],
+          `queue ${d.queues![k]} is beyond the device's ${limits.queues} queues`,
+        )
       continue
     }
     const table =
