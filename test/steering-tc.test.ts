@@ -20,10 +20,10 @@ const programs = new Map([0, 1, 2, 3].map((id) => [id, { pinned: `/sys/fs/bpf/x/
 describe('tc back end plan', () => {
   const plan = tcPlan(mixedConfig(), { dev: 'v0', programs })
 
-  it('is a multiq root, one flower filter per rule (two for rules on both IP versions), then the default', () => {
+  it('is a multiq root, flower filters per rule (untagged and 802.1Q-tagged, each IP version), then the default', () => {
     expect(plan.qdisc).toEqual({ dev: 'v0', parent: 'root', handle: '1:', kind: 'multiq' })
-    expect(plan.filters).toHaveLength(12)
-    expect(plan.ruleOf).toEqual([0, 1, 2, 3, 4, 5, 6, 6, 7, 7, 8, null])
+    expect(plan.filters).toHaveLength(22)
+    expect(plan.ruleOf).toEqual([0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8, null])
     const prefs = plan.filters.map((f) => f.pref ?? 0)
     expect([...prefs].sort((a, b) => a - b)).toEqual(prefs) // evaluation order = model order
     // queue actions are skbedit queue_mapping, context actions act_bpf with that context's program

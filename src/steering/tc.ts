@@ -6,11 +6,14 @@
 // Mapping of the model to flower:
 // - an IPv4/IPv6 prefix or etherType ipv4/ipv6 sets the filter's protocol (ip / ipv6); a rule
 //   with ipProto (or ports) but no IP version becomes two filters, one per version;
-// - vlanId: protocol 802.1q with vlan_id (and vlan_ethtype for what follows). Flower matches
-//   the outer 802.1Q tag only: rules on 802.1ad-tagged traffic need the eBPF back end;
+// - vlanId: protocol 802.1q with vlan_id (and vlan_ethtype for what follows); a rule without
+//   vlanId gets a second filter (protocol 802.1q, vlan_ethtype …) for frames with one 802.1Q
+//   tag. Flower looks through one tag only: frames with an outer 802.1ad tag or stacked tags
+//   match only rules with neither EtherType nor IP fields, and otherwise take the default RSS —
+//   where the model (and the eBPF back end) looks through up to four tags;
 // - port masks: flower's port masks (TCA_FLOWER_KEY_*_MASK).
-// Filter priorities are 4 × (position + 1) + (0 or 1), so the kernel evaluates them in the
-// model's order; the catch-all default filter comes last.
+// Filter priorities are 4 × (position + 1) + 0..3, so the kernel evaluates them in the model's
+// order; the catch-all default filter comes last.
 
 import type { FilterSpec, QdiscSpec } from '../netlink/route/tc/index.ts'
 import type { TcApi } from '../netlink/route/tc/tc-api.ts'
@@ -81,15 +84,22 @@ export function tcPlan(config: SteeringConfig | unknown, options: TcPlanOptions)
       'queue' in rule.action
         ? { kind: 'skbedit' as const, queueMapping: rule.action.queue }
         : { kind: 'bpf' as const, program: program(rule.action.context) }
-    protocolsOf(rule).forEach((proto, sub) => {
+    // untagged frames by their EtherType; frames with one 802.1Q tag by the EtherType inside it
+    const protos: Array<string | number> = protocolsOf(rule)
+    const variants: Array<{ proto: string | number; tagged: boolean }> = []
+    for (const proto of protos) {
+      if (m.vlanId === undefined) variants.push({ proto, tagged: false })
+      if (m.vlanId !== undefined || proto !== 'all') variants.push({ proto, tagged: true })
+    }
+    variants.forEach(({ proto, tagged }, sub) => {
       const spec: FilterSpec = {
         dev: options.dev,
         parent: handle,
         pref: 4 * (k + 1) + sub,
         kind: 'flower',
-        protocol: m.vlanId !== undefined ? '802.1q' : proto,
+        protocol: tagged ? '802.1q' : proto,
         ...(m.vlanId !== undefined ? { vlanId: m.vlanId } : {}),
-        ...(m.vlanId !== undefined && proto !== 'all' ? { vlanEthType: proto } : {}),
+        ...(tagged && proto !== 'all' ? { vlanEthType: proto } : {}),
         ...(m.ipProto !== undefined ? { ipProto: m.ipProto } : {}),
         ...(m.src ? { srcIp: prefixText(m.src) } : {}),
         ...(m.dst ? { dstIp: prefixText(m.dst) } : {}),
