@@ -62,7 +62,6 @@ import {
   rsh64Imm,
   SkBuff,
   stDW,
-  stW,
   stxDW,
   stxW,
   xor64Reg,

@@ -70,9 +70,13 @@ export function seqAtEnd(frame: Buffer): number {
 /**
  * A frame aimed at the mixed configuration's rules (or at none), ending with `seq`. Payload
  * lengths vary; IPv6 frames sometimes carry extension headers. `qinq: false`: one 802.1Q tag at
- * most (what the tc back end's flower filters look through).
+ * most (what the tc back end's flower filters look through); `tagged: false`: no tags.
  */
-export function mixedFrame(rand: () => number, seq: number, options: { qinq?: boolean } = {}): Buffer {
+export function mixedFrame(
+  rand: () => number,
+  seq: number,
+  options: { qinq?: boolean; tagged?: boolean } = {},
+): Buffer {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
   const byte = () => Math.floor(rand() * 256)
   const hex = () =>
@@ -109,7 +113,10 @@ export function mixedFrame(rand: () => number, seq: number, options: { qinq?: bo
     t.writeUInt16BE(et)
     return withSeq(Buffer.concat([h, t, Buffer.alloc(28 + Math.floor(rand() * 20), 0x11)]), seq)
   }
-  const vlan = pick([[], [], [], [0x8100], options.qinq === false ? [0x8100] : [0x88a8, 0x8100]])
+  const vlan =
+    options.tagged === false
+      ? []
+      : pick([[], [], [], [0x8100], options.qinq === false ? [0x8100] : [0x88a8, 0x8100]])
   const vid = pick([10, 10, 20, byte()])
   const proto = pick([6, 6, 17, 17, 132, 1])
   const payloadLen = 8 + Math.floor(rand() * 40)

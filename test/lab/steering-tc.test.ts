@@ -11,7 +11,7 @@ import { TcSteering } from '../../src/steering/tc.ts'
 import { Tap } from '../../src/tuntap/device.ts'
 import { PacketSocket } from '../../src/tuntap/packet-socket.ts'
 import { TestNetns } from '../helpers/netns.ts'
-import { mixedConfig, mixedFrame, rng, seqAtEnd } from '../helpers/steering-frames.ts'
+import { mixedConfig, mixedFrame, rng } from '../helpers/steering-frames.ts'
 import { quietNetns } from '../helpers/tap-frames.ts'
 
 let ns: TestNetns
@@ -30,26 +30,26 @@ afterAll(() => {
 })
 
 describe('tc steering back end on a tap', () => {
-  it('puts every frame on the queue explain() predicts (multiq, flower, skbedit, act_bpf)', async () => {
-    using tap = Tap.create({ name: 'steertc0', queues: 8, netns: ns.name })
-    ns.ip('link', 'set', 'steertc0', 'txqueuelen', '4000', 'up')
-    using steering = TcSteering.create(mixedConfig(), { dev: 'steertc0', queues: 8 })
+  const run = async (name: string, options: { tagged?: boolean; qinq?: boolean }) => {
+    using tap = Tap.create({ name, queues: 8, netns: ns.name })
+    ns.ip('link', 'set', name, 'txqueuelen', '4000', 'up')
+    using steering = TcSteering.create(mixedConfig(), { dev: name, queues: 8 })
     await steering.apply(tc)
     // tc -j lists each filter twice (its priority's head, then the filter with its handle)
     const filters = ns.tcJson<Array<{ kind?: string; pref?: number }>>(
       'filter',
       'show',
       'dev',
-      'steertc0',
+      name,
       'parent',
       '1:',
     )
     const prefs = new Set(filters.filter((f) => f.kind === 'flower').map((f) => f.pref))
     expect(prefs.size).toBe(steering.plan.filters.length)
-    using ps = PacketSocket.open({ ifname: 'steertc0', netns: ns.name })
+    using ps = PacketSocket.open({ ifname: name, netns: ns.name })
     const c = classifier(mixedConfig())
     const rand = rng(99)
-    const N = Number(process.env.LAB_STEERING_FRAMES ?? 20_000)
+    const N = 20_000
     const got: Array<{ queue: number; frame: Buffer }> = []
     const drain = async (want: number) => {
       let idle = 0
@@ -66,7 +66,7 @@ describe('tc steering back end on a tap', () => {
       }
     }
     for (let seq = 0; seq < N; seq++) {
-      expect(ps.send(mixedFrame(rand, seq, { qinq: false }))).toBe(true)
+      expect(ps.send(mixedFrame(rand, seq, options))).toBe(true)
       if (seq % 500 === 499) await drain(seq + 1)
     }
     await drain(N)
@@ -81,5 +81,10 @@ describe('tc steering back end on a tap', () => {
     }
     expect({ wrong: wrong.length, astray }).toEqual({ wrong: 0, astray: {} })
     expect(new Set(got.map((g) => g.queue)).size).toBe(8)
-  })
+  }
+
+  it('untagged traffic: every frame on the queue explain() predicts (multiq, flower, skbedit, act_bpf)', () =>
+    run('steertc0', { tagged: false }))
+  it('traffic with one 802.1Q tag too: every frame on the queue explain() predicts', () =>
+    run('steertc1', { qinq: false }))
 })
