@@ -11,7 +11,8 @@
 //   tag. Flower looks through one tag only: frames with an outer 802.1ad tag or stacked tags
 //   match only rules with neither EtherType nor IP fields, and otherwise take the default RSS —
 //   where the model (and the eBPF back end) looks through up to four tags;
-// - port masks: flower's port masks (TCA_FLOWER_KEY_*_MASK).
+// - port masks: flower's port masks (TCA_FLOWER_KEY_*_MASK); rules with ports also match
+//   `ip_flags nofrag` (flower would read a fragment's absent ports as 0).
 // Filter priorities are 4 × (position + 1) + 0..3, so the kernel evaluates them in the model's
 // order; the catch-all default filter comes last.
 
@@ -107,6 +108,8 @@ export function tcPlan(config: SteeringConfig | unknown, options: TcPlanOptions)
         ...(m.srcPort && m.srcPort.mask !== 0xffff ? { srcPortMask: m.srcPort.mask } : {}),
         ...(m.dstPort ? { dstPort: m.dstPort.port } : {}),
         ...(m.dstPort && m.dstPort.mask !== 0xffff ? { dstPortMask: m.dstPort.mask } : {}),
+        // flower reads a fragment's missing ports as 0; the model says fragments have no ports
+        ...(m.srcPort || m.dstPort ? { fragment: false } : {}),
         actions: [action],
       }
       filters.push(spec)

@@ -114,9 +114,9 @@ export const flowerAttrs = attrSet('flower', {
   sctpDstMask: attr.be16(40),
   act: actionList(3),
   flags: attr.u32(22),
-  ethType: attr.be16(8),
   keyFlags: attr.be32(47),
   keyFlagsMask: attr.be32(48),
+  ethType: attr.be16(8),
   ipTos: attr.u8(73),
   ipTosMask: attr.u8(74),
   ipTtl: attr.u8(75),
@@ -320,6 +320,8 @@ export const filterSpecSchema = z.discriminatedUnion('kind', [
       srcIp: anyPrefix.optional(),
       dstPort: port.optional(),
       srcPort: port.optional(),
+      /** `false`: only non-fragments (tc's `ip_flags nofrag`); `true`: only fragments. */
+      fragment: z.boolean().optional(),
       /** Port masks (tc's `dst_port 4096/0xf000`); default: exact match. */
       dstPortMask: port.optional(),
       srcPortMask: port.optional(),
@@ -562,6 +564,10 @@ export function encodeFilterOptions(s: FilterSpecParsed, ethType: number, ctx: E
       const a = acts(s, ctx)
       if (a) o.act = a
       o.flags = clsFlags(s)
+      if (s.fragment !== undefined) {
+        o.keyFlags = s.fragment ? 1 : 0 // TCA_FLOWER_KEY_FLAGS_IS_FRAGMENT
+        o.keyFlagsMask = 1
+      }
       if (ethType !== 0x0003) o.ethType = ethType
       return o
     }
