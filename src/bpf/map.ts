@@ -12,6 +12,8 @@ export const MapType = {
   'percpu-hash': 5,
   'percpu-array': 6,
   'lru-hash': 9,
+  /** Values are fds of inner maps (all like the `innerMap` given at creation). */
+  'array-of-maps': 12,
 } as const
 /** A BPF map type by name. */
 export type MapTypeName = keyof typeof MapType
@@ -54,10 +56,19 @@ const createSchema = z
       .max(2 ** 31 - 1),
     name: bpfObjectName.optional(),
     flags: z.array(z.enum(Object.keys(MapFlag) as [MapFlagName, ...MapFlagName[]])).default([]),
+    innerMap: z.object({ fd: z.number().int().min(0) }).optional(),
   })
-  .refine((m) => !m.type.endsWith('array') || m.keySize === 4, {
+  .refine((m) => !m.type.includes('array') || m.keySize === 4, {
     message: 'array maps have 4-byte keys',
     path: ['keySize'],
+  })
+  .refine((m) => (m.type === 'array-of-maps') === (m.innerMap !== undefined), {
+    message: 'an array-of-maps needs innerMap (a map like those it will hold), other maps take none',
+    path: ['innerMap'],
+  })
+  .refine((m) => m.type !== 'array-of-maps' || m.valueSize === 4, {
+    message: 'map-in-map values are 4-byte map fds',
+    path: ['valueSize'],
   })
 
 /** Options of `BpfMap.create` (BPF_MAP_CREATE). */
@@ -68,6 +79,8 @@ export interface CreateMapOptions {
   maxEntries: number
   name?: string
   flags?: MapFlagName[]
+  /** For `array-of-maps`: a map like the ones it will hold (type, sizes and flags must agree). */
+  innerMap?: { readonly fd: number }
 }
 
 /** What BPF_OBJ_GET_INFO_BY_FD tells about a map. */
@@ -117,6 +130,7 @@ export class BpfMap implements Disposable {
       o.flags.reduce((acc, f) => acc | MapFlag[f], 0),
       16,
     )
+    if (o.innerMap) attr.writeUInt32LE(o.innerMap.fd, 20)
     if (o.name) attr.write(o.name, 28, 15, 'utf8')
     let fd: number
     try {

@@ -114,9 +114,9 @@ export const flowerAttrs = attrSet('flower', {
   sctpDstMask: attr.be16(40),
   act: actionList(3),
   flags: attr.u32(22),
-  ethType: attr.be16(8),
   keyFlags: attr.be32(47),
   keyFlagsMask: attr.be32(48),
+  ethType: attr.be16(8),
   ipTos: attr.u8(73),
   ipTosMask: attr.u8(74),
   ipTtl: attr.u8(75),
@@ -320,9 +320,22 @@ export const filterSpecSchema = z.discriminatedUnion('kind', [
       srcIp: anyPrefix.optional(),
       dstPort: port.optional(),
       srcPort: port.optional(),
+      /** `false`: only non-fragments (tc's `ip_flags nofrag`); `true`: only fragments. */
+      fragment: z.boolean().optional(),
+      /** Port masks (tc's `dst_port 4096/0xf000`); default: exact match. */
+      dstPortMask: port.optional(),
+      srcPortMask: port.optional(),
       ...skip,
     })
-    .strict(),
+    .strict()
+    .refine((s) => s.dstPortMask === undefined || s.dstPort !== undefined, {
+      message: 'dstPortMask needs dstPort',
+      path: ['dstPortMask'],
+    })
+    .refine((s) => s.srcPortMask === undefined || s.srcPort !== undefined, {
+      message: 'srcPortMask needs srcPort',
+      path: ['srcPortMask'],
+    }),
 ])
 /** A filter to add, replace or change (`tc filter add`): device, parent, pref, protocol, kind, match and actions. */
 export type FilterSpec = z.input<typeof filterSpecSchema>
@@ -546,10 +559,16 @@ export function encodeFilterOptions(s: FilterSpecParsed, ethType: number, ctx: E
         if (!l4) throw new MatchError('ipProto', 'ports need ipProto tcp, udp or sctp')
         if (s.dstPort !== undefined) o[`${l4}Dst`] = s.dstPort
         if (s.srcPort !== undefined) o[`${l4}Src`] = s.srcPort
+        if (s.srcPortMask !== undefined) o[`${l4}SrcMask`] = s.srcPortMask
+        if (s.dstPortMask !== undefined) o[`${l4}DstMask`] = s.dstPortMask
       }
       const a = acts(s, ctx)
       if (a) o.act = a
       o.flags = clsFlags(s)
+      if (s.fragment !== undefined) {
+        o.keyFlags = s.fragment ? 1 : 0 // TCA_FLOWER_KEY_FLAGS_IS_FRAGMENT
+        o.keyFlagsMask = 1
+      }
       if (ethType !== 0x0003) o.ethType = ethType
       return o
     }
