@@ -162,6 +162,9 @@ export {
   type StateChange,
   type StateUpdate,
 } from './state/index.ts'
+// Flow steering: default RSS, RSS contexts and ordered flow rules, one model for taps (eBPF, tc)
+// and NICs (ethtool), with a reference classifier that explains where a frame goes.
+export * from './steering/index.ts'
 export {
   type CreateTapOptions,
   closeReceived,

@@ -15,6 +15,7 @@ test('every bench script is found; helpers (modules that export) are not', () =>
     'codec.ts',
     'dump-links.ts',
     'state.ts',
+    'steering.ts',
     'tc-bulk.ts',
     'toeplitz.ts',
   ])

@@ -17,6 +17,7 @@ import {
 } from './ebpf-program.ts'
 import { MAX_RULES, parseSteeringConfig, type SteeringConfig, SteeringConfigError } from './model.ts'
 
+/** How `EbpfSteering.create` sizes and builds its program. */
 export interface EbpfSteeringOptions {
   /** 'tap' (socket filter for TUNSETSTEERINGEBPF, the default) or 'tc-action' (act_bpf). */
   kind?: SteeringProgramKind
@@ -64,6 +65,7 @@ const REPORT_NAMES = Object.fromEntries(Object.entries(TRACE_REPORT).map(([k, v]
 
 /** A program anything with its fd can attach (a Tap's `setSteeringProgram`). */
 export interface SteeringTarget {
+  /** Attaches the program (null detaches it). */
   setSteeringProgram(program: { readonly fd: number } | null): void
 }
 
@@ -234,6 +236,7 @@ export class EbpfSteering implements Disposable {
     return this.program.fd
   }
 
+  /** Closes the program and maps this object owns (an attached program stays with its device). */
   close(): void {
     this.program.close()
     this.selector.close()
@@ -242,6 +245,7 @@ export class EbpfSteering implements Disposable {
     this.scratch.close()
   }
 
+  /** Closes the program and maps (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }

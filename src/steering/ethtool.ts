@@ -32,7 +32,9 @@ export const FlowType = {
   ip6: 0x0e,
   ether: 0x12,
 } as const
+/** `flow_type` flag: the rule uses the extended fields (VLAN). */
 export const FLOW_EXT = 0x80000000
+/** `flow_type` flag: the rule targets an RSS context, not a ring. */
 export const FLOW_RSS = 0x20000000
 
 /** sizeof(struct ethtool_rxnfc) with no rule locations (x86-64). */

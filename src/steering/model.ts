@@ -21,9 +21,11 @@ export const SUBSET_TABLE_LENGTH = 128
 
 /** IP protocol numbers the model names. */
 export const IP_PROTOCOLS = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58, sctp: 132 } as const
+/** IP protocols a rule may name. */
 export type IpProtocolName = keyof typeof IP_PROTOCOLS
 /** EtherTypes the model names. */
 export const ETHER_TYPES = { ipv4: 0x0800, arp: 0x0806, ipv6: 0x86dd } as const
+/** EtherTypes a rule may name. */
 export type EtherTypeName = keyof typeof ETHER_TYPES
 
 /** Protocols whose first four transport bytes are the source and destination ports. */
@@ -53,6 +55,7 @@ export interface FlowMatchInput {
 /** Where matching frames go: one queue, or an RSS context (hashed over its queues). */
 export type FlowActionInput = { queue: number } | { context: number }
 
+/** A flow rule as callers write it. */
 export interface FlowRuleInput {
   /** A name for reports (`explain().ruleName`, per-rule counts). */
   name?: string
@@ -102,6 +105,7 @@ export interface PortMatch {
   readonly mask: number
 }
 
+/** A rule's match, normalized: every field optional, all present ones must hold. */
 export interface FlowMatch {
   readonly etherType?: number
   readonly vlanId?: number
@@ -112,6 +116,7 @@ export interface FlowMatch {
   readonly dstPort?: PortMatch
 }
 
+/** Where a matching frame goes: a queue, or an RSS context. */
 export type FlowAction = { readonly queue: number } | { readonly context: number }
 
 /** A validated rule. `index` is its position in the caller's `rules` array. */
@@ -148,6 +153,7 @@ export interface SteeringLimits {
   maxContextId?: number
 }
 
+/** One problem in a steering configuration: the field's path and what is wrong. */
 export interface SteeringIssue {
   /** `rules[3].match.src`, `contexts[0].queues[2]`, `rss.table`… */
   readonly field: string

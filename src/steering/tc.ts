@@ -25,6 +25,7 @@ import { parseSteeringConfig } from './model.ts'
 /** A BPF program for act_bpf: an fd the caller keeps open, or a pinned path. */
 export type TcProgramRef = { fd: number } | { pinned: string }
 
+/** The device and programs a tc plan is made for. */
 export interface TcPlanOptions {
   /** The tap (name or ifindex). */
   dev: string | number
@@ -191,10 +192,12 @@ export class TcSteering implements Disposable {
     for (const f of this.plan.filters) await tc.filters.add(f)
   }
 
+  /** Closes the programs this object loaded (installed filters hold their own references). */
   close(): void {
     for (const p of this.programs.values()) p.close()
   }
 
+  /** Closes the programs (`using`). */
   [Symbol.dispose](): void {
     this.close()
   }
