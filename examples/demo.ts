@@ -1,20 +1,22 @@
-// rxnetlink in one screen: a throwaway namespace, a 4-queue tap with RSS through the best back
-// end, a tc filter, a few thousand flows, and per-queue bars of where frames land next to where
-// rxnetlink predicted them, with the link and tc events as they happen. Removes everything it
+// rxnetlink in one screen: a throwaway namespace, a 4-queue tap with RSS and a flow rule through
+// the eBPF steering program (kernel RSS when the kernel has it is probed and reported), a tc
+// filter, a few thousand flows, and per-queue bars of where frames land next to where rxnetlink
+// predicted them, with the link and tc events as they happen. Removes everything it
 // made when done, on errors and on Ctrl-C.
 //
 //   npm run demo [-- --flows N] [--once]     (root; --once: no animation, one final report)
 import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import {
+  EbpfSteering,
   HASH_TYPES,
+  type KernelRssSupport,
   type LinkEvent,
   namespaces,
   openRoute,
   PacketSocket,
   type RouteClient,
   Tap,
-  type TapRssStatus,
   type TcEvent,
 } from '../src/index.ts'
 import { flowFrame, flowOf } from './lib/flows.ts'
@@ -39,6 +41,16 @@ const TAP = 'demo0'
 const SINK = 'sink0'
 /** UDP to this port is what the tc filter takes away from the tap (redirected to SINK). */
 const DISCARD_PORT = 9
+/** TCP to this port is what the flow rule pins to the last queue. */
+const SSH_PORT = 22
+const STEERING = {
+  rss: {
+    hashTypes: [...HASH_TYPES],
+    table: Array.from({ length: 64 }, (_, i) => i % QUEUES),
+    defaultQueue: 0,
+  },
+  rules: [{ name: 'ssh', match: { ipProto: 'tcp', dstPort: SSH_PORT }, action: { queue: QUEUES - 1 } }],
+}
 const netns = `rxnl-demo-${process.pid}`
 const live = process.stdout.isTTY && !values.once
 
@@ -48,7 +60,8 @@ let sent = 0
 let received = 0
 let mismatched = 0
 const events: string[] = []
-let status: TapRssStatus | undefined
+let kernelRss: KernelRssSupport | undefined
+const byRule = new Map<string, number>()
 
 function note(line: string): void {
   events.push(line)
@@ -64,7 +77,8 @@ function screen(): string {
   const total = Math.max(1, sent)
   const rows = [
     `rxnetlink demo — namespace ${netns}, tap ${TAP} with ${QUEUES} queues`,
-    `RSS back end: ${status?.backend ?? '…'}${status?.fallbackReason ? ` (kernel RSS: ${status.fallbackReason})` : ''}`,
+    `steering: ebpf program, RSS over ${QUEUES} queues (9 hash types, 64-entry table) + rule "ssh": tcp dport ${SSH_PORT} → queue ${QUEUES - 1}`,
+    `kernel tun RSS ioctls: ${kernelRss === undefined ? '…' : kernelRss.available ? 'present' : `absent (${kernelRss.errno})`}`,
     `tc: clsact on ${TAP}, egress u32 "udp dport ${DISCARD_PORT}" → mirred redirect to ${SINK}`,
     '',
     `           ${'landed'.padEnd(36)}   landed  predicted`,
@@ -78,6 +92,7 @@ function screen(): string {
   rows.push(
     '',
     `${sent} frames sent from ${flows} flows, ${received} read back, ${mismatched} off their predicted queue`,
+    `by rule: ${[...byRule].map(([r, n]) => `${r} ${n}`).join(', ') || '…'}`,
     '',
     'events:',
     ...events.map((e) => `  ${e}`),
@@ -138,11 +153,10 @@ async function main(): Promise<void> {
     using tap = Tap.create({ name: TAP, queues: QUEUES, netns })
     await rt.links.create({ name: SINK, kind: 'veth', peer: { name: 'sink1' } })
     for (const name of [TAP, SINK, 'sink1']) await rt.links.set(name, { up: true })
-    status = await tap.rss.apply({
-      hashTypes: [...HASH_TYPES],
-      table: Array.from({ length: 64 }, (_, i) => i % QUEUES),
-      defaultQueue: 0,
-    })
+    kernelRss = tap.rss.probe()
+    using steering = EbpfSteering.create(STEERING, { queues: QUEUES })
+    steering.attach(tap)
+    const predict = steering.classifier
     await rt.tc.qdiscs.add({ dev: TAP, kind: 'clsact' })
     await rt.tc.filters.add({
       dev: TAP,
@@ -163,16 +177,24 @@ async function main(): Promise<void> {
           if (flowOf(f) === undefined) continue
           received++
           landed[i]!++
-          if (tap.rss.reportFor(f).queue !== i) mismatched++
+          if (predict.explain(f).queue !== i) mismatched++
         }
       })
     }
-    // Every tenth flow is UDP to the discard port (IPv4): the tc filter takes it; the rest is
-    // spread by RSS over the queues.
+    // Every tenth flow is UDP to the discard port (IPv4): the tc filter takes it; every seventh is
+    // TCP to the ssh port: the rule pins it; the rest is spread by RSS over the queues.
     for (let n = 0; n < flows; n++) {
       const discard = n % 10 === 9
-      const frame = discard ? flowFrame(n, { v6: false, udp: true, dport: DISCARD_PORT }) : flowFrame(n)
-      predicted[discard ? QUEUES : tap.rss.reportFor(frame).queue]!++
+      const ssh = !discard && n % 7 === 6
+      const frame = discard
+        ? flowFrame(n, { v6: false, udp: true, dport: DISCARD_PORT })
+        : ssh
+          ? flowFrame(n, { udp: false, dport: SSH_PORT })
+          : flowFrame(n)
+      const e = predict.explain(frame)
+      const rule = discard ? 'tc redirect' : (e.ruleName ?? 'default RSS')
+      byRule.set(rule, (byRule.get(rule) ?? 0) + 1)
+      predicted[discard ? QUEUES : e.queue]!++
       while (!ps.send(frame)) {
         drain()
         await new Promise((r) => setTimeout(r, 1))

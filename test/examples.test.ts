@@ -163,7 +163,12 @@ describe('npm run demo (examples/demo.ts)', () => {
 
   it('--once: every frame on its predicted queue or taken by the tc filter, and nothing left behind', () => {
     const out = demo('--once', '--flows', '2000')
-    expect(out).toMatch(/^RSS back end: ebpf \(kernel RSS: .*EINVAL/m)
+    expect(out).toMatch(
+      /^steering: ebpf program, RSS over 4 queues .* \+ rule "ssh": tcp dport 22 → queue 3$/m,
+    )
+    expect(out).toMatch(/^kernel tun RSS ioctls: absent \(EINVAL\)$/m)
+    const ssh = Number(/by rule: .*\bssh (\d+)/.exec(out)?.[1])
+    expect(ssh).toBeGreaterThan(200) // every seventh flow that the tc filter does not take
     const rows = [...out.matchAll(/^(queue \d|tc→sink0)\s+[█░]+\s+(\d+)\s+(\d+)$/gm)].map((m) => ({
       name: m[1],
       landed: Number(m[2]),
