@@ -20,7 +20,7 @@ import { PacketSocket } from '../src/tuntap/packet-socket.ts'
 import { parseRssConfig } from '../src/tuntap/rss-config.ts'
 import { rssQueue } from '../src/tuntap/rss-hash.ts'
 import { mixedConfig, mixedFrame, rng } from '../test/helpers/steering-frames.ts'
-import { benchNetns } from './lib.ts'
+import { benchNetns, type Comparison, compare, emit, log } from './lib.ts'
 
 const ns = benchNetns('steer')
 
@@ -85,6 +85,7 @@ const frames = Array.from({ length: 20_000 }, (_, i) => {
   return f
 })
 const out: Record<string, unknown> = {}
+const comparisons: Comparison[] = []
 
 // 1. explain()
 {
@@ -109,6 +110,23 @@ const out: Record<string, unknown> = {}
     'queue() vs naive': +(compiled / naive).toFixed(1),
     sink: sink & 0xff,
   }
+  const rate = { unit: 'frames/s', higherIsBetter: true, kind: 'peer' } as const
+  comparisons.push(
+    compare({
+      case: 'classifier queue(), 256 rules',
+      against: 'naive linear reference',
+      ours: compiled,
+      theirs: naive,
+      ...rate,
+    }),
+    compare({
+      case: 'explain(), 256 rules',
+      against: 'naive linear reference',
+      ours: explained,
+      theirs: naive,
+      ...rate,
+    }),
+  )
 }
 
 // 2. program vs reference (kernel-timed test runs)
@@ -137,6 +155,17 @@ const out: Record<string, unknown> = {}
       'reference / program': +(refNs / programNs).toFixed(2),
       sink: sink & 0xff,
     }
+    comparisons.push(
+      compare({
+        case: `eBPF program, ${name} (kernel test run)`,
+        against: 'TypeScript reference classifier',
+        kind: 'peer',
+        unit: 'ns/frame',
+        higherIsBetter: false,
+        ours: programNs,
+        theirs: refNs,
+      }),
+    )
   }
   out.programVsReference = rows
 }
@@ -198,5 +227,27 @@ const out: Record<string, unknown> = {}
   }
 }
 
-console.log(JSON.stringify(out, null, 1))
+const tapRate = out.tap4queues as Record<string, number>
+for (const [what, key] of [
+  ['RSS only', 'RSS only frames/s'],
+  ['256 rules', '256 rules frames/s'],
+] as const)
+  comparisons.push(
+    compare({
+      case: `4-queue tap, steering program with ${what}`,
+      against: 'no program (the floor)',
+      kind: 'floor',
+      unit: 'frames/s',
+      higherIsBetter: true,
+      ours: tapRate[key] as number,
+      theirs: tapRate['no program frames/s'] as number,
+    }),
+  )
+log(JSON.stringify(out, null, 1))
+emit({
+  script: 'steering',
+  title: 'Flow steering: classifier, eBPF program, tap throughput',
+  parameters: {},
+  comparisons,
+})
 ns.remove()
