@@ -39,6 +39,11 @@ mount --bind /results $H/tmp/lab-results
 # vite's and vitest's module cache, kept on the host between runs (test/lab/.cache/<kernel>/vitest-cache).
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 labcache $H/tmp/lab-cache || echo "[lab guest] no cache share"
 
+P=$(cat /results/project-dir)
+mkdir -p "$H$P" 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose project "$H$P" ||
+  fail "cannot mount the project share at $P"
+
 echo "[lab guest] $(cat /proc/sys/kernel/osrelease) up $(cut -d" " -f1 /proc/uptime)s, running the lab tests"
 chroot $H /usr/bin/env -i HOME=/tmp TMPDIR=/tmp PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   TERM=dumb CI=1 RXNL_LAB=1 LAB_RESULTS=/tmp/lab-results \
