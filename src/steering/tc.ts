@@ -13,6 +13,10 @@
 //   where the model (and the eBPF back end) looks through up to four tags;
 // - port masks: flower's port masks (TCA_FLOWER_KEY_*_MASK); rules with ports also match
 //   `ip_flags nofrag` (flower would read a fragment's absent ports as 0).
+// - tagged frames must reach the tap the way traffic does (from a NIC, bridge or veth, tag
+//   offloaded or in band): a tagged frame written to the tap itself through AF_PACKET keeps
+//   skb->protocol 802.1Q while af_packet moves the network header past the tag, and flower then
+//   reads the IP header as the tag (the kernel lab's test shows both cases);
 // Filter priorities are 4 × (position + 1) + 0..3, so the kernel evaluates them in the model's
 // order; the catch-all default filter comes last.
 
