@@ -43,11 +43,9 @@ import {
   ldxH,
   ldxW,
   lsh64Imm,
-  mov32Reg,
   mov64Imm,
   mov64Reg,
   mul64Imm,
-  neg64,
   R0,
   R1,
   R2,
@@ -64,8 +62,8 @@ import {
   stDW,
   stxDW,
   stxW,
-  xor64Reg,
 } from '../bpf/index.ts'
+import { copyStack16, skbLoadAt, skbLoadR2, toeplitzAsm } from '../bpf/skb-asm.ts'
 import { HASH_TYPE_BIT, type HashType } from '../tuntap/rss-hash-types.ts'
 import {
   CTX_DEFAULT_QUEUE,
@@ -168,26 +166,9 @@ export interface SteeringProgramOptions {
   trace?: { map: HasFd; entries: number }
 }
 
-/** bpf_skb_load_bytes(skb, R2, fp + dst, len); R2 set by the caller; on error goto fail. */
-function loadR2(dst: number, len: number, fail: string): AsmItem[] {
-  return [
-    mov64Reg(R1, R6),
-    mov64Reg(R3, R10),
-    add64Imm(R3, dst),
-    mov64Imm(R4, len),
-    call(BpfHelper.skbLoadBytes),
-    jneImm(R0, 0, fail),
-  ]
-}
-
-/** As loadR2 with R2 = *(fp + slot) + add. */
-function loadAt(slot: number, add: number, dst: number, len: number, fail: string): AsmItem[] {
-  return [ldxDW(R2, R10, slot), ...(add !== 0 ? [add64Imm(R2, add)] : []), ...loadR2(dst, len, fail)]
-}
-
-function copy16(from: number, to: number): AsmItem[] {
-  return [ldxDW(R2, R10, from), stxDW(R10, to, R2), ldxDW(R2, R10, from + 8), stxDW(R10, to + 8, R2)]
-}
+const loadR2 = skbLoadR2
+const loadAt = skbLoadAt
+const copy16 = copyStack16
 
 const bit = (t: HashType) => 1 << HASH_TYPE_BIT[t]
 
@@ -695,32 +676,7 @@ function selectHash(): AsmItem[] {
   ]
 }
 
-/**
- * Toeplitz, unrolled: for input byte i the 64 key bits from bit 8i are loaded big-endian; for
- * bit b of the byte (most significant first) the 32-bit window starting at key bit 8i+b is the
- * low half of (k >> (32 - b)), XORed into R9 when the bit is set (a mask, no branch). R8 holds the
- * input length, R7 the context.
- */
-function toeplitz(): AsmItem[] {
-  const out: AsmItem[] = [mov64Imm(R9, 0)]
-  for (let i = 0; i < 36; i++) {
-    if (i === 8 || i === 12 || i === 32) out.push(jeqImm(R8, i, 'hash_done'))
-    out.push(ldxB(R2, R10, S.input + i), ldxDW(R3, R7, CTX_KEY + i), be(R3, 64))
-    for (let b = 0; b < 8; b++)
-      out.push(
-        mov64Reg(R4, R2),
-        rsh64Imm(R4, 7 - b),
-        and64Imm(R4, 1),
-        neg64(R4),
-        mov64Reg(R5, R3),
-        rsh64Imm(R5, 32 - b),
-        and64Reg(R5, R4),
-        xor64Reg(R9, R5),
-      )
-  }
-  out.push(label('hash_done'), mov32Reg(R9, R9))
-  return out
-}
+const toeplitz = (): AsmItem[] => toeplitzAsm(S.input, CTX_KEY)
 
 function trace(t: NonNullable<SteeringProgramOptions['trace']>): AsmItem[] {
   return [

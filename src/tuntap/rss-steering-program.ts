@@ -61,16 +61,13 @@ import {
   ldxH,
   ldxW,
   lsh64Imm,
-  mov32Reg,
   mov64Imm,
   mov64Reg,
-  neg64,
   R0,
   R1,
   R2,
   R3,
   R4,
-  R5,
   R6,
   R7,
   R8,
@@ -82,8 +79,8 @@ import {
   stW,
   stxDW,
   stxW,
-  xor64Reg,
 } from '../bpf/index.ts'
+import { copyStack16, skbLoadAt, skbLoadR2, toeplitzAsm } from '../bpf/skb-asm.ts'
 import { MAX_IPV6_EXT_HEADERS, MAX_IPV6_OPTIONS, MAX_VLAN_TAGS } from './frame-parser.ts'
 import {
   DEFAULT_MAX_TABLE_LENGTH,
@@ -153,26 +150,9 @@ export interface RssProgramOptions {
   record?: { fd: number }
 }
 
-/** bpf_skb_load_bytes(skb, *(u64 *)(fp + offSlot) + add, fp + dst, len); on error goto fail. */
-function loadAt(offSlot: number, add: number, dst: number, len: number, fail: string): AsmItem[] {
-  return [ldxDW(R2, R10, offSlot), ...(add ? [add64Imm(R2, add)] : []), ...loadReg(dst, len, fail)]
-}
-
-/** As loadAt, with the offset already in R2. */
-function loadReg(dst: number, len: number, fail: string): AsmItem[] {
-  return [
-    mov64Reg(R1, R6),
-    mov64Reg(R3, R10),
-    add64Imm(R3, dst),
-    mov64Imm(R4, len),
-    call(BpfHelper.skbLoadBytes),
-    jneImm(R0, 0, fail),
-  ]
-}
-
-function copy16(from: number, to: number): AsmItem[] {
-  return [ldxDW(R2, R10, from), stxDW(R10, to, R2), ldxDW(R2, R10, from + 8), stxDW(R10, to + 8, R2)]
-}
+const loadAt = skbLoadAt
+const loadReg = skbLoadR2
+const copy16 = copyStack16
 
 /** input[0..32) = (home address or src), (type-2 address or dst). */
 function copyExAddresses(tag: string): AsmItem[] {
@@ -198,33 +178,7 @@ function copyPlainV6(): AsmItem[] {
   return [copy16(S.hdr + 8, S.input), copy16(S.hdr + 24, S.input + 16)]
 }
 
-/**
- * Toeplitz, unrolled: for input byte i, the 64 key bits from bit 8i are loaded big-endian; for
- * bit b of the byte (MSB first) the 32-bit window starting at key bit 8i+b is (k >> (32 - b)),
- * XORed into R9 when the bit is set (branch-free: the bit becomes an all-ones or zero mask).
- * R8 holds the input length; R7 the config value.
- */
-function toeplitz(): AsmItem[] {
-  const out: AsmItem[] = [mov64Imm(R9, 0)]
-  for (let i = 0; i < 36; i++) {
-    if (i === 8 || i === 12 || i === 32) out.push(jeqImm(R8, i, 'hash_done'))
-    out.push(ldxB(R2, R10, S.input + i), ldxDW(R3, R7, KEY_OFF + i), be(R3, 64))
-    for (let b = 0; b < 8; b++) {
-      out.push(
-        mov64Reg(R4, R2),
-        rsh64Imm(R4, 7 - b),
-        and64Imm(R4, 1),
-        neg64(R4),
-        mov64Reg(R5, R3),
-        rsh64Imm(R5, 32 - b),
-        and64Reg(R5, R4),
-        xor64Reg(R9, R5),
-      )
-    }
-  }
-  out.push(label('hash_done'), mov32Reg(R9, R9))
-  return out
-}
+const toeplitz = (): AsmItem[] => toeplitzAsm(S.input, KEY_OFF)
 
 const bit = (t: HashType) => 1 << HASH_TYPE_BIT[t]
 const reportValue = (r: HashReport) => HASH_REPORT_VALUE[r]
