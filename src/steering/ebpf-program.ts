@@ -12,8 +12,8 @@
 // 'tc-action' (BPF_PROG_TYPE_SCHED_ACT for act_bpf; writes skb->queue_mapping, returns TC_ACT_OK).
 // Both see the frame from its Ethernet header (bpf_skb_load_bytes from offset 0).
 //
-// Known bound: the destination-options scan for the Home Address option stops after
-// MAX_TLVS options (the reference scans all); frames with more options before it differ.
+// The destination-options scan for the Home Address option stops after MAX_IPV6_OPTIONS options
+// per header, as frame-parser.ts (and so explain()) and the RSS program do.
 
 import {
   type AsmItem,
@@ -64,6 +64,7 @@ import {
   stxW,
 } from '../bpf/index.ts'
 import { copyStack16, skbLoadAt, skbLoadR2, toeplitzAsm } from '../bpf/skb-asm.ts'
+import { MAX_IPV6_EXT_HEADERS, MAX_IPV6_OPTIONS, MAX_VLAN_TAGS } from '../tuntap/frame-parser.ts'
 import { HASH_TYPE_BIT, type HashType } from '../tuntap/rss-hash-types.ts'
 import {
   CTX_DEFAULT_QUEUE,
@@ -97,10 +98,6 @@ import {
 } from './ebpf-layout.ts'
 import { MAX_CONTEXT_ID } from './model.ts'
 
-const MAX_TAGS = 4
-const MAX_EXT = 8
-/** Destination options scanned for the Home Address option. */
-export const MAX_TLVS = 16
 const NONE = 0x10000
 const NO_RULE = 0xffff
 
@@ -176,7 +173,7 @@ const bit = (t: HashType) => 1 << HASH_TYPE_BIT[t]
 function parseL2(): AsmItem[] {
   const tag = (n: number): AsmItem[] => [
     ldxDW(R2, R10, S.tags),
-    jgeImm(R2, MAX_TAGS, 'l2_done'),
+    jgeImm(R2, MAX_VLAN_TAGS, 'l2_done'),
     jeqImm(R9, 0x8100, `tag${n}`),
     jeqImm(R9, 0x88a8, `tag${n}`),
     ja('l2_done'),
@@ -305,7 +302,7 @@ function parseIpv6(): AsmItem[] {
 
     label('ext_opts'),
     stDW(R10, S.ext, 1),
-    jgeImm(R8, MAX_EXT, 'parsed'),
+    jgeImm(R8, MAX_IPV6_EXT_HEADERS, 'parsed'),
     loadAt(S.off, 0, S.tmp, 2, 'parsed'),
     ldxB(R3, R10, S.tmp + 1),
     add64Imm(R3, 1),
@@ -315,7 +312,7 @@ function parseIpv6(): AsmItem[] {
 
     label('ext_ah'),
     stDW(R10, S.ext, 1),
-    jgeImm(R8, MAX_EXT, 'parsed'),
+    jgeImm(R8, MAX_IPV6_EXT_HEADERS, 'parsed'),
     loadAt(S.off, 0, S.tmp, 2, 'parsed'),
     ldxB(R3, R10, S.tmp + 1),
     add64Imm(R3, 2),
@@ -359,7 +356,7 @@ function parseIpv6(): AsmItem[] {
     stDW(R10, S.tlvn, 0),
     label('tlv_loop'),
     ldxDW(R2, R10, S.tlvn),
-    jgeImm(R2, MAX_TLVS, 'ext_advance'),
+    jgeImm(R2, MAX_IPV6_OPTIONS, 'ext_advance'),
     add64Imm(R2, 1),
     stxDW(R10, S.tlvn, R2),
     ldxDW(R2, R10, S.pos),
