@@ -156,3 +156,13 @@ describe('explain()', () => {
     expect(e3.hash).not.toBe(rssHash(v6, cfg.rss).hash)
   })
 })
+
+describe('a parsed configuration', () => {
+  it('parses again to itself, and is checked against new limits', () => {
+    const parsed = parseSteeringConfig(mixedConfig())
+    expect(parseSteeringConfig(parsed)).toEqual(parsed)
+    // The same configuration on a device with fewer queues than it names is refused.
+    const maxQueue = Math.max(...parsed.rss.table, ...[...parsed.contexts.values()].flatMap((c) => c.table))
+    expect(() => parseSteeringConfig(parsed, { queues: maxQueue })).toThrow(SteeringConfigError)
+  })
+})

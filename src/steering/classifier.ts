@@ -30,6 +30,7 @@ import { HASH_TYPE_BIT, type HashReport } from '../tuntap/rss-hash-types.ts'
 import { type ToeplitzTable, toeplitzTable, toeplitzUnchecked } from '../tuntap/toeplitz.ts'
 import {
   type FlowRule,
+  isParsedSteeringConfig,
   PORT_PROTOCOLS,
   parseSteeringConfig,
   type SteeringConfig,
@@ -193,7 +194,7 @@ export interface Classifier {
  * classifier. Input errors throw SteeringConfigError.
  */
 export function classifier(config: SteeringConfig | unknown, limits: SteeringLimits = {}): Classifier {
-  const c = isParsed(config) ? config : parseSteeringConfig(config, limits)
+  const c = isParsedSteeringConfig(config) ? config : parseSteeringConfig(config, limits)
   const contexts = new Map<number, CompiledContext>([[0, compileContext(c.rss)]])
   for (const [id, ctx] of c.contexts) contexts.set(id, compileContext(ctx))
   const rules = c.rules
@@ -259,10 +260,6 @@ export function classifier(config: SteeringConfig | unknown, limits: SteeringLim
       return decide(frame, match(frame)).queue
     },
   }
-}
-
-function isParsed(c: unknown): c is SteeringConfig {
-  return typeof c === 'object' && c !== null && (c as { contexts?: unknown }).contexts instanceof Map
 }
 
 /** Where `frame` goes under `config` (validates and compiles each call: use `classifier` for many). */

@@ -15,7 +15,7 @@
 import { ETH_RXFH_CONTEXT_ALLOC, EthtoolIoctl } from '../ethtool/ioctl.ts'
 import type { NetnsRef } from '../netlink/sys/index.ts'
 import type { FlowRule, SteeringConfig } from './model.ts'
-import { parseSteeringConfig } from './model.ts'
+import { isParsedSteeringConfig, parseSteeringConfig } from './model.ts'
 
 export const ETHTOOL_SRXCLSRLINS = 0x32
 export const ETHTOOL_SRXCLSRLDEL = 0x31
@@ -147,7 +147,7 @@ export function ntupleRules(
   config: SteeringConfig | unknown,
   options: { first?: number; deviceContext?: (id: number) => number } = {},
 ): NtupleRule[] {
-  const c = isParsed(config) ? config : parseSteeringConfig(config)
+  const c = isParsedSteeringConfig(config) ? config : parseSteeringConfig(config)
   const dev = options.deviceContext ?? ((id: number) => id)
   let loc = options.first ?? 0
   const out: NtupleRule[] = []
@@ -159,10 +159,6 @@ export function ntupleRules(
     }
   }
   return out
-}
-
-function isParsed(c: unknown): c is SteeringConfig {
-  return typeof c === 'object' && c !== null && (c as { contexts?: unknown }).contexts instanceof Map
 }
 
 /** What `applyEthtoolSteering` did: device context per model context, and the rule locations. */

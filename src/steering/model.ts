@@ -314,7 +314,38 @@ const contextSchema = z
  * Validates and normalizes a steering configuration. Throws SteeringConfigError naming every
  * offending field (`rules[3].action.context: context 9 is not defined`), before any change.
  */
+/** Whether `c` is a configuration `parseSteeringConfig` already produced. */
+export function isParsedSteeringConfig(c: unknown): c is SteeringConfig {
+  return typeof c === 'object' && c !== null && (c as { contexts?: unknown }).contexts instanceof Map
+}
+
+/** A parsed configuration back in the form callers write, so it can be checked against new limits. */
+function toInput(c: SteeringConfig): SteeringConfigInput {
+  const port = (p: PortMatch | undefined) => (p === undefined ? undefined : { port: p.port, mask: p.mask })
+  return {
+    rss: c.rss,
+    contexts: [...c.contexts.values()],
+    rules: c.rules.map((r) => ({
+      ...(r.name === undefined ? {} : { name: r.name }),
+      priority: r.priority,
+      match: Object.fromEntries(
+        Object.entries({
+          etherType: r.match.etherType,
+          vlanId: r.match.vlanId,
+          ipProto: r.match.ipProto,
+          src: r.match.src?.text,
+          dst: r.match.dst?.text,
+          srcPort: port(r.match.srcPort),
+          dstPort: port(r.match.dstPort),
+        }).filter(([, v]) => v !== undefined),
+      ) as FlowMatchInput,
+      action: r.action,
+    })),
+  }
+}
+
 export function parseSteeringConfig(input: unknown, limits: SteeringLimits = {}): SteeringConfig {
+  if (isParsedSteeringConfig(input)) input = toInput(input)
   const maxRules = Math.min(limits.maxRules ?? MAX_RULES, MAX_RULES)
   const maxContextId = Math.min(limits.maxContextId ?? MAX_CONTEXT_ID, MAX_CONTEXT_ID)
   const issues: SteeringIssue[] = []

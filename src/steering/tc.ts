@@ -24,7 +24,7 @@ import type { FilterSpec, QdiscSpec } from '../netlink/route/tc/index.ts'
 import type { TcApi } from '../netlink/route/tc/tc-api.ts'
 import { EbpfSteering } from './ebpf.ts'
 import type { FlowRule, SteeringConfig } from './model.ts'
-import { parseSteeringConfig } from './model.ts'
+import { isParsedSteeringConfig, parseSteeringConfig } from './model.ts'
 
 /** A BPF program for act_bpf: an fd the caller keeps open, or a pinned path. */
 export type TcProgramRef = { fd: number } | { pinned: string }
@@ -75,7 +75,7 @@ const prefixText = (p: { address: Uint8Array; length: number; family: 4 | 6 }): 
  * with buildQdiscRequest/buildFilterRequest, or add them with a TcApi (`applyTcPlan`).
  */
 export function tcPlan(config: SteeringConfig | unknown, options: TcPlanOptions): TcPlan {
-  const c = isParsed(config) ? config : parseSteeringConfig(config)
+  const c = isParsedSteeringConfig(config) ? config : parseSteeringConfig(config)
   const handle = options.handle ?? '1:'
   const program = (id: number): TcProgramRef => {
     const p = options.programs.get(id)
@@ -131,10 +131,6 @@ export function tcPlan(config: SteeringConfig | unknown, options: TcPlanOptions)
   })
   ruleOf.push(null)
   return { qdisc: { dev: options.dev, parent: 'root', handle, kind: 'multiq' }, filters, ruleOf }
-}
-
-function isParsed(c: unknown): c is SteeringConfig {
-  return typeof c === 'object' && c !== null && (c as { contexts?: unknown }).contexts instanceof Map
 }
 
 /**
