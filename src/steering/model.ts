@@ -310,10 +310,6 @@ const contextSchema = z
     path: ['queues'],
   })
 
-/**
- * Validates and normalizes a steering configuration. Throws SteeringConfigError naming every
- * offending field (`rules[3].action.context: context 9 is not defined`), before any change.
- */
 /** Whether `c` is a configuration `parseSteeringConfig` already produced. */
 export function isParsedSteeringConfig(c: unknown): c is SteeringConfig {
   return typeof c === 'object' && c !== null && (c as { contexts?: unknown }).contexts instanceof Map
@@ -344,6 +340,11 @@ function toInput(c: SteeringConfig): SteeringConfigInput {
   }
 }
 
+/**
+ * Validates and normalizes a steering configuration (as callers write it, or one already parsed,
+ * checked again against `limits`). Throws SteeringConfigError naming every offending field
+ * (`rules[3].action.context: context 9 is not defined`), before any change.
+ */
 export function parseSteeringConfig(input: unknown, limits: SteeringLimits = {}): SteeringConfig {
   if (isParsedSteeringConfig(input)) input = toInput(input)
   const maxRules = Math.min(limits.maxRules ?? MAX_RULES, MAX_RULES)
