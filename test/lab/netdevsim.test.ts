@@ -22,8 +22,17 @@ const ipLinks = () => ns.ipJson<IpLink[]>('-d', 'link', 'show')
 
 /** rxnetlink's list and `ip -j -d link show`, compared field by field for every link. */
 async function expectListMatchesIp(): Promise<{ ours: Link[]; theirs: IpLink[] }> {
-  const theirs = ipLinks()
-  const ours = await rt.links.list()
+  // Operational states settle asynchronously (linkwatch) after links go up: compare within a
+  // window where ip saw the same thing before and after rxnetlink's dump.
+  let theirs = ipLinks()
+  let ours = await rt.links.list()
+  for (let i = 0; i < 50; i++) {
+    const after = ipLinks()
+    if (JSON.stringify(after) === JSON.stringify(theirs)) break
+    await new Promise((r) => setTimeout(r, 100))
+    theirs = ipLinks()
+    ours = await rt.links.list()
+  }
   expect(ours.map((l) => l.name).sort()).toEqual(theirs.map((l) => l.ifname).sort())
   for (const t of theirs) expectSameLink(ours.find((l) => l.index === t.ifindex) as Link, t, theirs)
   return { ours, theirs }
