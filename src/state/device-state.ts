@@ -306,10 +306,11 @@ class StateStore {
       if (before !== undefined && deepEqual(before, value)) return
       this.writable(source.name).set(key, value)
       if (isByIndex(source.name)) this.writableByIndex(source.name).set(Number(key), value)
-      if (source.name === 'links' && !this.buffered) {
-        const l = value as Link
+      // ethtool announces its own changes; a link change only matters for a device ethtool has
+      // not been asked about yet, or one known under another name.
+      const l = value as Link
+      if (source.name === 'links' && !this.buffered && (before as Link | undefined)?.name !== l.name)
         this.ethtool?.refresh(l.index, l.name)
-      }
       this.pending.push({ kind, op: before ? 'change' : 'add', key, before, after: value } as StateChange)
     }
   }
