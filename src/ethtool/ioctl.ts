@@ -22,6 +22,8 @@ const SIOCGIFNAME = 0x8910
 const SIOCGIFINDEX = 0x8933
 
 export const ETHTOOL_CMD = {
+  /** Insert an ntuple (flow steering) rule: struct ethtool_rxnfc. */
+  SRXCLSRLINS: 0x32,
   GRINGPARAM: 0x10,
   SRINGPARAM: 0x11,
   GCHANNELS: 0x3c,

@@ -65,7 +65,7 @@ import {
 } from '../bpf/index.ts'
 import { copyStack16, skbLoadAt, skbLoadR2, toeplitzAsm } from '../bpf/skb-asm.ts'
 import { MAX_IPV6_EXT_HEADERS, MAX_IPV6_OPTIONS, MAX_VLAN_TAGS } from '../tuntap/frame-parser.ts'
-import { HASH_TYPE_BIT, type HashType } from '../tuntap/rss-hash-types.ts'
+import { HASH_REPORT_VALUE, HASH_TYPE_BIT, type HashType } from '../tuntap/rss-hash-types.ts'
 import {
   CTX_DEFAULT_QUEUE,
   CTX_HASH_TYPES,
@@ -101,19 +101,7 @@ import { MAX_CONTEXT_ID } from './model.ts'
 const NONE = 0x10000
 const NO_RULE = 0xffff
 
-/** HashReport values (virtio VIRTIO_NET_HASH_REPORT_*) as recorded in traces. */
-const REPORT = {
-  none: 0,
-  ipv4: 1,
-  tcpv4: 2,
-  udpv4: 3,
-  ipv6: 4,
-  tcpv6: 5,
-  udpv6: 6,
-  ipv6_ex: 7,
-  tcpv6_ex: 8,
-  udpv6_ex: 9,
-}
+const REPORT = HASH_REPORT_VALUE
 
 /** Stack slots (offsets from R10), 8-byte aligned. */
 const S = {

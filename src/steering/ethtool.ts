@@ -12,12 +12,11 @@
 // The hash types of contexts are not per-context settings on NICs (ETHTOOL_SRXFH is per flow
 // type): contexts get their table and key; the device's hash fields stay as configured.
 
-import { ETH_RXFH_CONTEXT_ALLOC, EthtoolIoctl } from '../ethtool/ioctl.ts'
+import { ETH_RXFH_CONTEXT_ALLOC, ETHTOOL_CMD, EthtoolIoctl } from '../ethtool/ioctl.ts'
 import type { NetnsRef } from '../netlink/sys/index.ts'
 import type { FlowRule, SteeringConfig } from './model.ts'
 import { isParsedSteeringConfig, parseSteeringConfig } from './model.ts'
 
-export const ETHTOOL_SRXCLSRLINS = 0x32
 export const ETHTOOL_SRXCLSRLDEL = 0x31
 
 /** Flow types (ETHTOOL flow_type values) and flags. */
@@ -86,7 +85,7 @@ export function encodeNtuple(
 ): Buffer {
   const b = Buffer.alloc(RXNFC_SIZE)
   const m = rule.match
-  b.writeUInt32LE(ETHTOOL_SRXCLSRLINS, 0)
+  b.writeUInt32LE(ETHTOOL_CMD.SRXCLSRLINS, 0)
   let ft: number = FlowType[flowType]
   if (m.vlanId !== undefined) {
     ft |= FLOW_EXT

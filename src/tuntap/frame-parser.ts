@@ -32,13 +32,25 @@ export const MAX_IPV6_EXT_HEADERS = 8
 /** Options (TLVs, Pad1 included) examined per destination options header for the Home Address. */
 export const MAX_IPV6_OPTIONS = 8
 
-const IPPROTO_HOPOPTS = 0
-const IPPROTO_TCP = 6
-const IPPROTO_UDP = 17
-const IPPROTO_ROUTING = 43
-const IPPROTO_FRAGMENT = 44
-const IPPROTO_AH = 51
-const IPPROTO_DSTOPTS = 60
+/** IP protocol numbers the parsers (this one and the eBPF programs) walk or hash. */
+export const IPPROTO = {
+  HOPOPTS: 0,
+  TCP: 6,
+  UDP: 17,
+  ROUTING: 43,
+  FRAGMENT: 44,
+  AH: 51,
+  DSTOPTS: 60,
+} as const
+const {
+  HOPOPTS: IPPROTO_HOPOPTS,
+  TCP: IPPROTO_TCP,
+  UDP: IPPROTO_UDP,
+  ROUTING: IPPROTO_ROUTING,
+  FRAGMENT: IPPROTO_FRAGMENT,
+  AH: IPPROTO_AH,
+  DSTOPTS: IPPROTO_DSTOPTS,
+} = IPPROTO
 const IPV6_TLV_HOME_ADDRESS = 0xc9
 
 /** Where a frame starts: an Ethernet header (tap) or directly the IP header (tun). */

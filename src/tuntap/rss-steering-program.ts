@@ -81,7 +81,7 @@ import {
   stxW,
 } from '../bpf/index.ts'
 import { copyStack16, skbLoadAt, skbLoadR2, toeplitzAsm } from '../bpf/skb-asm.ts'
-import { MAX_IPV6_EXT_HEADERS, MAX_IPV6_OPTIONS, MAX_VLAN_TAGS } from './frame-parser.ts'
+import { IPPROTO, MAX_IPV6_EXT_HEADERS, MAX_IPV6_OPTIONS, MAX_VLAN_TAGS } from './frame-parser.ts'
 import {
   DEFAULT_MAX_TABLE_LENGTH,
   parseRssConfig,
@@ -110,13 +110,15 @@ const TABLE_OFF = RSS_CONFIG_HEADER_SIZE
 /** Largest indirection table the program can hold (a power of two). */
 export const MAX_PROGRAM_TABLE_CAPACITY = 1 << 15
 
-const IPPROTO_HOPOPTS = 0
-const IPPROTO_TCP = 6
-const IPPROTO_UDP = 17
-const IPPROTO_ROUTING = 43
-const IPPROTO_FRAGMENT = 44
-const IPPROTO_AH = 51
-const IPPROTO_DSTOPTS = 60
+const {
+  HOPOPTS: IPPROTO_HOPOPTS,
+  TCP: IPPROTO_TCP,
+  UDP: IPPROTO_UDP,
+  ROUTING: IPPROTO_ROUTING,
+  FRAGMENT: IPPROTO_FRAGMENT,
+  AH: IPPROTO_AH,
+  DSTOPTS: IPPROTO_DSTOPTS,
+} = IPPROTO
 
 /** Stack slots (offsets from the frame pointer R10); 8-byte aligned, as the verifier wants. */
 const S = {
