@@ -5,14 +5,12 @@
 // made when done, on errors and on Ctrl-C.
 //
 //   npm run demo [-- --flows N] [--once]     (root; --once: no animation, one final report)
-import { execFileSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import {
   EbpfSteering,
   HASH_TYPES,
   type KernelRssSupport,
   type LinkEvent,
-  namespaces,
   openRoute,
   PacketSocket,
   type RouteClient,
@@ -20,6 +18,7 @@ import {
   type TcEvent,
 } from '../src/index.ts'
 import { flowFrame, flowOf } from './lib/flows.ts'
+import { runInThrowawayNetns } from './lib/throwaway-netns.ts'
 
 const { values } = parseArgs({
   options: { flows: { type: 'string', default: '3000' }, once: { type: 'boolean', default: false } },
@@ -51,7 +50,7 @@ const STEERING = {
   },
   rules: [{ name: 'ssh', match: { ipProto: 'tcp', dstPort: SSH_PORT }, action: { queue: QUEUES - 1 } }],
 }
-const netns = `rxnl-demo-${process.pid}`
+let netns = ''
 const live = process.stdout.isTTY && !values.once
 
 const landed = new Array<number>(QUEUES + 1).fill(0) // last slot: the tc redirect
@@ -123,29 +122,8 @@ function tcEvent(e: TcEvent): void {
   else note(`${sign} actions ${e.actions.map((a) => a.kind).join(',')}`)
 }
 
-let cleaned = false
-function cleanup(): void {
-  if (cleaned) return
-  cleaned = true
-  try {
-    namespaces.delete(netns) // the tap, the veth pair and the filters go with it
-  } catch {
-    // not created yet
-  }
-}
-
-async function main(): Promise<void> {
-  namespaces.create(netns)
-  // No IPv6 in the namespace: its neighbour discovery would add frames of its own to the counts.
-  execFileSync('ip', [
-    'netns',
-    'exec',
-    netns,
-    'sysctl',
-    '-qw',
-    'net.ipv6.conf.all.disable_ipv6=1',
-    'net.ipv6.conf.default.disable_ipv6=1',
-  ])
+async function main(ns: string): Promise<void> {
+  netns = ns
   const rt: RouteClient = await openRoute({ netns })
   const subs = [rt.links.events$.subscribe(linkEvent), rt.tc.events$.subscribe(tcEvent)]
   const ticker = live ? setInterval(draw, 100) : undefined
@@ -228,19 +206,4 @@ async function main(): Promise<void> {
   if (!ok) process.exitCode = 1
 }
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    cleanup()
-    process.exit(130)
-  })
-}
-main()
-  .then(() => {
-    cleanup()
-    process.exit(process.exitCode ?? 0)
-  })
-  .catch((e: unknown) => {
-    cleanup()
-    console.error(e instanceof Error ? e.message : e)
-    process.exit(1)
-  })
+runInThrowawayNetns('rxnl-demo', main)

@@ -9,8 +9,9 @@
 // landed where rxnetlink predicted. `--hold` waits for Ctrl-C before cleaning up. The namespace
 // and the tap go away at the end, on errors and on Ctrl-C (SIGINT/SIGTERM). Needs root.
 import { parseArgs } from 'node:util'
-import { HASH_TYPES, namespaces, openRoute, PacketSocket, Tap, type TapRssBackend } from '../src/index.ts'
+import { HASH_TYPES, openRoute, PacketSocket, Tap, type TapRssBackend } from '../src/index.ts'
 import { flowFrame, flowOf } from './lib/flows.ts'
+import { runInThrowawayNetns } from './lib/throwaway-netns.ts'
 
 const { values } = parseArgs({
   options: {
@@ -32,20 +33,7 @@ if (
   process.exit(2)
 }
 
-const netns = `rxnl-tap-rss-${process.pid}`
-let cleaned = false
-function cleanup(): void {
-  if (cleaned) return
-  cleaned = true
-  try {
-    namespaces.delete(netns) // the tap (not persistent) goes with its queue fds and the namespace
-  } catch {
-    // never created
-  }
-}
-
-async function main(): Promise<void> {
-  namespaces.create(netns)
+async function main(netns: string): Promise<void> {
   using tap = Tap.create({ name: 'tap-rss0', queues: 4, netns })
   const rt = await openRoute({ netns })
   try {
@@ -123,19 +111,4 @@ async function main(): Promise<void> {
   }
 }
 
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    cleanup()
-    process.exit(130)
-  })
-}
-main()
-  .then(() => {
-    cleanup()
-    process.exit(0)
-  })
-  .catch((e: unknown) => {
-    cleanup()
-    console.error(e instanceof Error ? e.message : e)
-    process.exit(1)
-  })
+runInThrowawayNetns('rxnl-tap-rss', main)
