@@ -4,6 +4,9 @@
 import type { SteeringConfigInput } from '../../src/steering/index.ts'
 import { buildFrame, type Ext, type PacketSpec } from './rss-packets.ts'
 
+/** The deterministic PRNG the other frame helpers use. */
+export { prng as rng } from './rss-packets.ts'
+
 /** A mixed configuration for an 8-queue tap: 9 rules, three contexts over different queue subsets. */
 export function mixedConfig(): SteeringConfigInput {
   return {
@@ -41,18 +44,6 @@ export function mixedConfig(): SteeringConfigInput {
         action: { queue: 3 },
       },
     ],
-  }
-}
-
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
