@@ -151,10 +151,6 @@ export interface SteeringProgramOptions {
   trace?: { map: HasFd; entries: number }
 }
 
-const loadR2 = skbLoadR2
-const loadAt = skbLoadAt
-const copy16 = copyStack16
-
 const bit = (t: HashType) => 1 << HASH_TYPE_BIT[t]
 
 /** Ethernet and VLAN tags: leaves the EtherType and the outer VLAN id on the stack. */
@@ -166,7 +162,7 @@ function parseL2(): AsmItem[] {
     jeqImm(R9, 0x88a8, `tag${n}`),
     ja('l2_done'),
     label(`tag${n}`),
-    loadAt(S.off, 0, S.tmp, 4, 'l2_done'),
+    skbLoadAt(S.off, 0, S.tmp, 4, 'l2_done'),
     ldxDW(R2, R10, S.vid),
     jneImm(R2, NONE, `tag${n}_vid`),
     ldxH(R2, R10, S.tmp),
@@ -185,7 +181,7 @@ function parseL2(): AsmItem[] {
   ]
   return [
     mov64Imm(R2, 0),
-    loadR2(S.hdr, 14, 'parsed'),
+    skbLoadR2(S.hdr, 14, 'parsed'),
     ldxH(R9, R10, S.hdr + 12),
     be(R9, 16),
     stDW(R10, S.off, 14),
@@ -212,7 +208,7 @@ function ports(tag: string): AsmItem[] {
     jeqImm(R9, 132, `${tag}_p`),
     ja('parsed'),
     label(`${tag}_p`),
-    loadR2(S.tmp, 4, 'parsed'),
+    skbLoadR2(S.tmp, 4, 'parsed'),
     ldxW(R2, R10, S.tmp),
     stxDW(R10, S.ports, R2),
     ldxH(R2, R10, S.tmp),
@@ -228,7 +224,7 @@ function ports(tag: string): AsmItem[] {
 function parseIpv4(): AsmItem[] {
   return [
     label('ipv4'),
-    loadAt(S.off, 0, S.hdr, 20, 'parsed'),
+    skbLoadAt(S.off, 0, S.hdr, 20, 'parsed'),
     ldxB(R2, R10, S.hdr),
     mov64Reg(R3, R2),
     rsh64Imm(R3, 4),
@@ -242,7 +238,7 @@ function parseIpv4(): AsmItem[] {
     // the whole header (options included) must be in the frame
     mov64Reg(R2, R3),
     add64Imm(R2, -1),
-    loadR2(S.tmp, 1, 'parsed'),
+    skbLoadR2(S.tmp, 1, 'parsed'),
     stDW(R10, S.net, 4),
     ldxW(R2, R10, S.hdr + 12),
     stxW(R10, S.src, R2),
@@ -262,13 +258,13 @@ function parseIpv4(): AsmItem[] {
 function parseIpv6(): AsmItem[] {
   return [
     label('ipv6'),
-    loadAt(S.off, 0, S.hdr, 40, 'parsed'),
+    skbLoadAt(S.off, 0, S.hdr, 40, 'parsed'),
     ldxB(R2, R10, S.hdr),
     rsh64Imm(R2, 4),
     jneImm(R2, 6, 'parsed'),
     stDW(R10, S.net, 6),
-    copy16(S.hdr + 8, S.src),
-    copy16(S.hdr + 24, S.dst),
+    copyStack16(S.hdr + 8, S.src),
+    copyStack16(S.hdr + 24, S.dst),
     ldxB(R2, R10, S.hdr + 6),
     stxDW(R10, S.next, R2),
     ldxDW(R2, R10, S.off),
@@ -291,7 +287,7 @@ function parseIpv6(): AsmItem[] {
     label('ext_opts'),
     stDW(R10, S.ext, 1),
     jgeImm(R8, MAX_IPV6_EXT_HEADERS, 'parsed'),
-    loadAt(S.off, 0, S.tmp, 2, 'parsed'),
+    skbLoadAt(S.off, 0, S.tmp, 2, 'parsed'),
     ldxB(R3, R10, S.tmp + 1),
     add64Imm(R3, 1),
     lsh64Imm(R3, 3),
@@ -301,7 +297,7 @@ function parseIpv6(): AsmItem[] {
     label('ext_ah'),
     stDW(R10, S.ext, 1),
     jgeImm(R8, MAX_IPV6_EXT_HEADERS, 'parsed'),
-    loadAt(S.off, 0, S.tmp, 2, 'parsed'),
+    skbLoadAt(S.off, 0, S.tmp, 2, 'parsed'),
     ldxB(R3, R10, S.tmp + 1),
     add64Imm(R3, 2),
     lsh64Imm(R3, 2),
@@ -315,7 +311,7 @@ function parseIpv6(): AsmItem[] {
     ldxDW(R3, R10, S.hlen),
     add64Reg(R2, R3),
     add64Imm(R2, -1),
-    loadR2(S.tmp + 8, 1, 'parsed'),
+    skbLoadR2(S.tmp + 8, 1, 'parsed'),
     ldxDW(R2, R10, S.next),
     jeqImm(R2, 60, 'ext_dst'),
     jeqImm(R2, 43, 'ext_rt'),
@@ -327,10 +323,10 @@ function parseIpv6(): AsmItem[] {
     jneImm(R2, 0, 'ext_advance'),
     ldxDW(R2, R10, S.hlen),
     jneImm(R2, 24, 'ext_advance'),
-    loadAt(S.off, 2, S.tmp, 1, 'ext_advance'),
+    skbLoadAt(S.off, 2, S.tmp, 1, 'ext_advance'),
     ldxB(R2, R10, S.tmp),
     jneImm(R2, 2, 'ext_advance'),
-    loadAt(S.off, 8, S.dstExAddr, 16, 'ext_advance'),
+    skbLoadAt(S.off, 8, S.dstExAddr, 16, 'ext_advance'),
     stDW(R10, S.dstEx, 1),
     ja('ext_advance'),
 
@@ -352,7 +348,7 @@ function parseIpv6(): AsmItem[] {
     ldxDW(R4, R10, S.hlen),
     add64Reg(R3, R4),
     jgeReg(R2, R3, 'ext_advance'),
-    loadAt(S.pos, 0, S.tmp, 1, 'ext_advance'),
+    skbLoadAt(S.pos, 0, S.tmp, 1, 'ext_advance'),
     ldxB(R2, R10, S.tmp),
     jneImm(R2, 0, 'tlv_opt'),
     ldxDW(R2, R10, S.pos),
@@ -367,7 +363,7 @@ function parseIpv6(): AsmItem[] {
     ldxDW(R4, R10, S.hlen),
     add64Reg(R3, R4),
     jgtReg(R2, R3, 'ext_advance'),
-    loadAt(S.pos, 0, S.tmp, 2, 'ext_advance'),
+    skbLoadAt(S.pos, 0, S.tmp, 2, 'ext_advance'),
     ldxB(R4, R10, S.tmp + 1),
     ldxDW(R2, R10, S.pos),
     add64Imm(R2, 2),
@@ -379,7 +375,7 @@ function parseIpv6(): AsmItem[] {
     ldxB(R5, R10, S.tmp),
     jneImm(R5, 0xc9, 'tlv_next'),
     jneImm(R4, 16, 'tlv_next'),
-    loadAt(S.pos, 2, S.srcExAddr, 16, 'ext_advance'),
+    skbLoadAt(S.pos, 2, S.srcExAddr, 16, 'ext_advance'),
     stDW(R10, S.srcEx, 1),
     ja('ext_advance'),
     label('tlv_next'),
@@ -661,14 +657,12 @@ function selectHash(): AsmItem[] {
   ]
 }
 
-const toeplitz = (): AsmItem[] => toeplitzAsm(S.input, CTX_KEY)
-
 function trace(t: NonNullable<SteeringProgramOptions['trace']>): AsmItem[] {
   return [
     ldxW(R2, R6, SkBuff.len),
     jltImm(R2, 4, 'traced'),
     add64Imm(R2, -4),
-    loadR2(S.tmp, 4, 'traced'),
+    skbLoadR2(S.tmp, 4, 'traced'),
     ldxW(R2, R10, S.tmp),
     be(R2, 32),
     and64Imm(R2, t.entries - 1),
@@ -774,7 +768,7 @@ export function steeringProgramInsns(outer: HasFd, scratch: HasFd, o: SteeringPr
 
     label('hash'),
     ldxDW(R8, R10, S.len),
-    toeplitz(),
+    toeplitzAsm(S.input, CTX_KEY),
     stxDW(R10, S.hash, R9),
     ldxH(R2, R7, CTX_TABLE_MASK),
     mov64Reg(R3, R9),

@@ -152,35 +152,29 @@ export interface RssProgramOptions {
   record?: { fd: number }
 }
 
-const loadAt = skbLoadAt
-const loadReg = skbLoadR2
-const copy16 = copyStack16
-
 /** input[0..32) = (home address or src), (type-2 address or dst). */
 function copyExAddresses(tag: string): AsmItem[] {
   return [
     ldxDW(R2, R10, S.srcEx),
     jeqImm(R2, 0, `${tag}_src_plain`),
-    copy16(S.srcExAddr, S.input),
+    copyStack16(S.srcExAddr, S.input),
     ja(`${tag}_dst`),
     label(`${tag}_src_plain`),
-    copy16(S.hdr + 8, S.input),
+    copyStack16(S.hdr + 8, S.input),
     label(`${tag}_dst`),
     ldxDW(R2, R10, S.dstEx),
     jeqImm(R2, 0, `${tag}_dst_plain`),
-    copy16(S.dstExAddr, S.input + 16),
+    copyStack16(S.dstExAddr, S.input + 16),
     ja(`${tag}_done`),
     label(`${tag}_dst_plain`),
-    copy16(S.hdr + 24, S.input + 16),
+    copyStack16(S.hdr + 24, S.input + 16),
     label(`${tag}_done`),
   ]
 }
 
 function copyPlainV6(): AsmItem[] {
-  return [copy16(S.hdr + 8, S.input), copy16(S.hdr + 24, S.input + 16)]
+  return [copyStack16(S.hdr + 8, S.input), copyStack16(S.hdr + 24, S.input + 16)]
 }
-
-const toeplitz = (): AsmItem[] => toeplitzAsm(S.input, KEY_OFF)
 
 const bit = (t: HashType) => 1 << HASH_TYPE_BIT[t]
 const reportValue = (r: HashReport) => HASH_REPORT_VALUE[r]
@@ -196,7 +190,7 @@ function extHeaderWhole(): AsmItem[] {
     add64Reg(R2, R3),
     stxDW(R10, S.end, R2),
     add64Imm(R2, -1),
-    loadReg(S.tmp + 15, 1, 'ext_trunc'),
+    skbLoadR2(S.tmp + 15, 1, 'ext_trunc'),
   ]
 }
 
@@ -208,7 +202,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     jeqImm(R9, 0x88a8, `vlan${n}`),
     ja('l3'),
     label(`vlan${n}`),
-    loadAt(S.off, 0, S.tmp, 4, 'no_hash'),
+    skbLoadAt(S.off, 0, S.tmp, 4, 'no_hash'),
     ldxH(R9, R10, S.tmp + 2),
     be(R9, 16),
     ldxDW(R2, R10, S.off),
@@ -266,7 +260,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     options.layer === 'l2'
       ? [
           mov64Imm(R2, 0),
-          loadReg(S.hdr, 14, 'no_hash'),
+          skbLoadR2(S.hdr, 14, 'no_hash'),
           ldxH(R9, R10, S.hdr + 12),
           be(R9, 16),
           mov64Imm(R2, 14),
@@ -280,7 +274,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
           // skb->protocol 0 (a raw packet socket on a tun): the IP version nibble decides
           jneImm(R9, 0, 'ethertype'),
           mov64Imm(R2, 0),
-          loadReg(S.tmp, 1, 'no_hash'),
+          skbLoadR2(S.tmp, 1, 'no_hash'),
           ldxB(R2, R10, S.tmp),
           rsh64Imm(R2, 4),
           mov64Imm(R9, 0x0800),
@@ -299,7 +293,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
 
     // --- IPv4 ----------------------------------------------------------------------------
     label('ipv4'),
-    loadAt(S.off, 0, S.hdr, 20, 'no_hash'),
+    skbLoadAt(S.off, 0, S.hdr, 20, 'no_hash'),
     ldxB(R2, R10, S.hdr),
     mov64Reg(R3, R2),
     rsh64Imm(R3, 4),
@@ -311,7 +305,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     add64Reg(R3, R2),
     stxDW(R10, S.l4off, R3),
     // the whole header, options included, must be in the packet
-    loadAt(S.l4off, -1, S.tmp, 1, 'no_hash'),
+    skbLoadAt(S.l4off, -1, S.tmp, 1, 'no_hash'),
     ldxW(R2, R10, S.hdr + 12),
     stxW(R10, S.input, R2),
     ldxW(R2, R10, S.hdr + 16),
@@ -335,7 +329,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     label('v4_udp'),
     stDW(R10, S.report, reportValue('udpv4')),
     label('v4_ports'),
-    loadAt(S.l4off, 0, S.input + 8, 4, 'v4_ip'),
+    skbLoadAt(S.l4off, 0, S.input + 8, 4, 'v4_ip'),
     stDW(R10, S.len, 12),
     ja('hash'),
     label('v4_ip'),
@@ -349,7 +343,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
 
     // --- IPv6 ----------------------------------------------------------------------------
     label('ipv6'),
-    loadAt(S.off, 0, S.hdr, 40, 'no_hash'),
+    skbLoadAt(S.off, 0, S.hdr, 40, 'no_hash'),
     ldxB(R2, R10, S.hdr),
     rsh64Imm(R2, 4),
     jneImm(R2, 6, 'no_hash'),
@@ -372,7 +366,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
 
     // hop-by-hop, routing, destination options: next header, length in 8-byte units after the first 8
     label('ext_8'),
-    loadAt(S.off, 0, S.tmp, 2, 'ext_trunc'),
+    skbLoadAt(S.off, 0, S.tmp, 2, 'ext_trunc'),
     ldxB(R2, R10, S.tmp),
     stxDW(R10, S.hnext, R2),
     ldxB(R3, R10, S.tmp + 1),
@@ -397,7 +391,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     ldxDW(R2, R10, S.pos),
     ldxDW(R3, R10, S.end),
     jgeReg(R2, R3, 'ext_advance'),
-    loadAt(S.pos, 0, S.tmp, 1, 'ext_advance'),
+    skbLoadAt(S.pos, 0, S.tmp, 1, 'ext_advance'),
     ldxB(R2, R10, S.tmp),
     jneImm(R2, 0, 'tlv_not_pad1'),
     ldxDW(R2, R10, S.pos),
@@ -410,7 +404,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     add64Imm(R2, 2),
     ldxDW(R3, R10, S.end),
     jmpReg('jgt', R2, R3, 'ext_advance'),
-    loadAt(S.pos, 0, S.tmp, 2, 'ext_advance'),
+    skbLoadAt(S.pos, 0, S.tmp, 2, 'ext_advance'),
     ldxB(R3, R10, S.tmp + 1),
     ldxDW(R2, R10, S.pos),
     add64Imm(R2, 2),
@@ -420,7 +414,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     ldxB(R2, R10, S.tmp),
     jneImm(R2, 0xc9, 'tlv_next'),
     jneImm(R3, 16, 'tlv_next'),
-    loadAt(S.pos, 2, S.srcExAddr, 16, 'ext_advance'),
+    skbLoadAt(S.pos, 2, S.srcExAddr, 16, 'ext_advance'),
     stDW(R10, S.srcEx, 1),
     ja('ext_advance'),
     label('tlv_next'),
@@ -434,18 +428,18 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     label('ext_rt'),
     ldxDW(R2, R10, S.dstEx),
     jneImm(R2, 0, 'ext_advance'),
-    loadAt(S.off, 0, S.tmp, 8, 'ext_advance'),
+    skbLoadAt(S.off, 0, S.tmp, 8, 'ext_advance'),
     ldxB(R2, R10, S.tmp + 2),
     jneImm(R2, 2, 'ext_advance'),
     ldxB(R2, R10, S.tmp + 1),
     jneImm(R2, 2, 'ext_advance'),
-    loadAt(S.off, 8, S.dstExAddr, 16, 'ext_advance'),
+    skbLoadAt(S.off, 8, S.dstExAddr, 16, 'ext_advance'),
     stDW(R10, S.dstEx, 1),
     ja('ext_advance'),
 
     // AH: length in 4-byte units, plus 2
     label('ext_ah'),
-    loadAt(S.off, 0, S.tmp, 2, 'ext_trunc'),
+    skbLoadAt(S.off, 0, S.tmp, 2, 'ext_trunc'),
     ldxB(R2, R10, S.tmp),
     stxDW(R10, S.hnext, R2),
     ldxB(R3, R10, S.tmp + 1),
@@ -488,7 +482,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     label('v6_udp_ex'),
     stDW(R10, S.report, reportValue('udpv6_ex')),
     label('v6_ports_ex'),
-    loadAt(S.off, 0, S.input + 32, 4, 'v6_ip'),
+    skbLoadAt(S.off, 0, S.input + 32, 4, 'v6_ip'),
     copyExAddresses('l4ex'),
     stDW(R10, S.len, 36),
     ja('hash'),
@@ -498,7 +492,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     label('v6_udp'),
     stDW(R10, S.report, reportValue('udpv6')),
     label('v6_ports'),
-    loadAt(S.off, 0, S.input + 32, 4, 'v6_ip'),
+    skbLoadAt(S.off, 0, S.input + 32, 4, 'v6_ip'),
     copyPlainV6(),
     stDW(R10, S.len, 36),
     ja('hash'),
@@ -520,7 +514,7 @@ export function rssProgramInsns(config: { fd: number }, options: RssProgramOptio
     // --- hash and queue ------------------------------------------------------------------
     label('hash'),
     ldxDW(R8, R10, S.len),
-    toeplitz(),
+    toeplitzAsm(S.input, KEY_OFF),
     ldxH(R2, R7, 4),
     mov64Reg(R3, R9),
     and64Reg(R3, R2),
