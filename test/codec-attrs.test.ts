@@ -157,6 +157,41 @@ describe('attribute decoding', () => {
   test('an attribute length below 4 never loops', () => {
     expect(() => sample.decode(Buffer.from('0000010000000000', 'hex'))).toThrow(DecodeError)
   })
+
+  test('a selector naming an Object.prototype member is not a format', () => {
+    const b = sample.encode({ kind: 'constructor', data: Buffer.from([1, 2, 3, 4]) })
+    expect(sample.decode(b)).toEqual({ kind: 'constructor', data: Buffer.from([1, 2, 3, 4]) })
+  })
+})
+
+describe('pickers', () => {
+  const b = sample.encode({ u8: 1, u32: 3, str: 'x', tags: ['a', 'b'], kind: 'inner', data: { a: 7 } })
+  const withUnknown = Buffer.concat([b, Buffer.from('08006300deadbeef', 'hex')])
+
+  test('decode only the picked attributes, every key present in one shape', () => {
+    const pick = sample.picker(['u32', 'tags', 'kind', 'data', 'color'])
+    const v = pick(withUnknown, 0, withUnknown.length, '')
+    expect(Object.keys(v).sort()).toEqual(['color', 'data', 'kind', 'tags', 'u32', 'unknownAttrs'])
+    expect({ ...v, unknownAttrs: v.unknownAttrs?.map((a) => a.type) }).toEqual({
+      u32: 3,
+      tags: ['a', 'b'],
+      kind: 'inner',
+      data: { a: 7 },
+      color: undefined,
+      unknownAttrs: [0x63],
+    })
+    expect(Object.getPrototypeOf(pick(b, 0, b.length, ''))).toBe(Object.getPrototypeOf(v))
+  })
+
+  test('skipped attributes are not decoded; picked ones check their length', () => {
+    const short = Buffer.from('0500030001000000', 'hex') // a u32 with one byte
+    expect(sample.picker(['u8'])(short, 0, short.length, '')).toEqual({ u8: undefined })
+    expect(() => sample.picker(['u32'])(short, 0, short.length, '')).toThrow(/^u32: u32 needs 4 bytes/)
+  })
+
+  test('a sub-message needs its selector', () => {
+    expect(() => sample.picker(['data'] as const)).toThrow(/pick its selector 'kind'/)
+  })
 })
 
 describe('encoding errors', () => {

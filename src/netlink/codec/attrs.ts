@@ -120,7 +120,24 @@ export interface AttrSet<D extends AttrDecls = AttrDecls> extends Codec<AttrValu
   /** Encodes a value as a standalone attribute stream (no header). */
   encode(value: AttrValues<D>): Buffer
   decode(buf: Buffer, start?: number, end?: number): AttrValues<D>
+  /**
+   * A decoder of only these attributes, for hot paths that read a few of many: each result has
+   * exactly these keys (undefined when absent) and `unknownAttrs`, so all share one shape; the
+   * set's other attributes are skipped undecoded. A sub-message needs its selector picked too.
+   */
+  picker<const K extends keyof D & string>(keys: readonly K[]): Picker<D, K>
 }
+
+/** Picked attributes of a set: each key present, undefined when the kernel did not send it. */
+export type Picked<D extends AttrDecls, K extends keyof D> = { [P in K]: DeclValue<D[P]> | undefined } & {
+  unknownAttrs: RawAttr[] | undefined
+}
+export type Picker<D extends AttrDecls, K extends keyof D> = (
+  buf: Buffer,
+  start: number,
+  end: number,
+  path: string,
+) => Picked<D, K>
 
 export type SetValue<S> = S extends AttrSet<infer D> ? AttrValues<D> : never
 
@@ -196,12 +213,6 @@ export function structCodec<S extends StructSpec>(spec: S): Codec<ReturnType<S['
     structCodecs.set(spec, c)
   }
   return c as Codec<ReturnType<S['decode']>>
-}
-
-interface Entry {
-  name: string
-  decl: AttrDecl
-  decode: Decoder
 }
 
 function writeHeader(w: Writer, start: number, type: number): void {
@@ -340,6 +351,22 @@ function encodeSingle(
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
+/** A string attribute: NUL padding at the end is not part of it. */
+function cString(buf: Buffer, s: number, e: number): string {
+  let x = e
+  while (x > s && buf[x - 1] === 0) x--
+  return buf.toString('utf8', s, x)
+}
+
+/** A link-layer address as `aa:bb:cc:dd:ee:ff`. */
+function macString(buf: Buffer, s: number, e: number): string {
+  if (e - s === 6)
+    return `${HEX[buf[s] as number]}:${HEX[buf[s + 1] as number]}:${HEX[buf[s + 2] as number]}:${HEX[buf[s + 3] as number]}:${HEX[buf[s + 4] as number]}:${HEX[buf[s + 5] as number]}`
+  let out = ''
+  for (let i = s; i < e; i++) out += (i > s ? ':' : '') + HEX[buf[i] as number]
+  return out
+}
+
 type Decoder = (buf: Buffer, start: number, end: number, parent: string, name: string) => unknown
 
 const join = (parent: string, name: string) => (parent ? `${parent}.${name}` : name)
@@ -356,24 +383,14 @@ function tooShort(
 }
 
 /**
- * Builds the decoder for one declaration once, so decoding a message is a loop of direct calls
- * with no per-attribute dispatch on the kind and no path strings unless something is wrong.
+ * Builds the decoder for one declaration once: what compiled set decoders call for the kinds they
+ * do not read inline (flag lists, arrays, indexed nests and their items).
  */
 function makeDecoder(d: Kind, id = 0): Decoder {
   switch (d.kind) {
     case 'int': {
       const width = INT_WIDTH[d.width]
       const kind = d.width
-      if (kind === 'u32')
-        return (buf, s, e, p, n) => {
-          if (e - s < 4) throw tooShort(kind, 4, s, e, p, n)
-          return buf.readUInt32LE(s)
-        }
-      if (kind === 'u8')
-        return (buf, s, e, p, n) => {
-          if (e - s < 1) throw tooShort(kind, 1, s, e, p, n)
-          return buf[s]
-        }
       return (buf, s, e, p, n) => {
         if (e - s < width) throw tooShort(kind, width, s, e, p, n)
         return readInt(buf, s, kind)
@@ -390,24 +407,14 @@ function makeDecoder(d: Kind, id = 0): Decoder {
             return buf.readBigInt64LE(s)
           }
     case 'string':
-      return (buf, s, e) => {
-        let x = e
-        while (x > s && buf[x - 1] === 0) x--
-        return buf.toString('utf8', s, x)
-      }
+      return cString
     case 'binary':
       // A view into the received datagram: no copy per attribute.
       return (buf, s, e) => buf.subarray(s, e)
     case 'opaque':
       return (buf, s, e) => new RawAttr(id, buf, s, e)
     case 'mac':
-      return (buf, s, e) => {
-        if (e - s === 6)
-          return `${HEX[buf[s] as number]}:${HEX[buf[s + 1] as number]}:${HEX[buf[s + 2] as number]}:${HEX[buf[s + 3] as number]}:${HEX[buf[s + 4] as number]}:${HEX[buf[s + 5] as number]}`
-        let out = ''
-        for (let i = s; i < e; i++) out += (i > s ? ':' : '') + HEX[buf[i] as number]
-        return out
-      }
+      return macString
     case 'flag':
       return () => true
     case 'enum': {
@@ -464,6 +471,163 @@ function makeDecoder(d: Kind, id = 0): Decoder {
   }
 }
 
+type SetDecoder = (buf: Buffer, start: number, end: number, path: string) => Record<string, unknown>
+
+/** The named property `key` of `out`, as generated code writes it (a named store keeps objects fast). */
+const prop = (key: string) => `out[${JSON.stringify(key)}]`
+const childPath = (key: string) =>
+  `(path === '' ? ${JSON.stringify(key)} : path + ${JSON.stringify(`.${key}`)})`
+
+/** How generated code reads an integer of this width at `s` (bounds already checked). */
+function intExpr(width: IntKind): string {
+  switch (width) {
+    case 'u8':
+      return 'buf[s]'
+    case 'u16':
+      return '(buf[s] | (buf[s + 1] << 8))'
+    case 'u32':
+      return '((buf[s] | (buf[s + 1] << 8) | (buf[s + 2] << 16) | (buf[s + 3] << 24)) >>> 0)'
+    case 's32':
+      return '(buf[s] | (buf[s + 1] << 8) | (buf[s + 2] << 16) | (buf[s + 3] << 24))'
+    case 'be16':
+      return '((buf[s] << 8) | buf[s + 1])'
+    case 'be32':
+      return '(((buf[s] << 24) | (buf[s + 1] << 16) | (buf[s + 2] << 8) | buf[s + 3]) >>> 0)'
+    default:
+      return `readInt(buf, s, ${JSON.stringify(width)})`
+  }
+}
+
+/** A reverse lookup of enum names: a dense array when the values are small, else a Map. */
+function enumTable(names: Readonly<Record<string, number>>): Array<string | undefined> | Map<number, string> {
+  const m = reverse(names)
+  let max = 0
+  for (const v of m.keys())
+    if (Number.isInteger(v) && v >= 0 && v < 4096) max = Math.max(max, v)
+    else return m
+  const table = new Array<string | undefined>(max + 1).fill(undefined)
+  for (const [v, k] of m) table[v] = k
+  return table
+}
+
+/**
+ * Compiles the decoder of an attribute set from its declaration, once: one function with a
+ * `switch` on the attribute type, integers and strings read inline, results stored as named
+ * properties (so decoded objects keep fast, shared shapes), and no path string built unless
+ * something is wrong or a nested codec needs one.
+ */
+function compileSetDecoder(entries: Array<[string, AttrDecl]>, picked?: ReadonlySet<string>): SetDecoder {
+  // Values the generated code refers to by index: decoders, codecs, enum tables.
+  const refs: unknown[] = []
+  const ref = (v: unknown) => `R[${refs.push(v) - 1}]`
+  const cases: string[] = []
+  const submsgs: string[] = []
+  const locals: string[] = []
+  for (const [key, d] of entries) {
+    if (picked && !picked.has(key)) {
+      // Known, so not an unknown attribute; not asked for, so not decoded at all.
+      cases.push(`case ${d.id}: break`)
+      continue
+    }
+    const store = (v: string) => (d.multi ? `(${prop(key)} ??= []).push(${v})` : `${prop(key)} = ${v}`)
+    const need = (n: number, kind: string) =>
+      `if (e - s < ${n}) throw tooShort(${JSON.stringify(kind)}, ${n}, s, e, path, ${JSON.stringify(key)});`
+    let body: string
+    switch (d.kind) {
+      case 'int':
+        body = `${need(INT_WIDTH[d.width], d.width)} ${store(intExpr(d.width))}`
+        break
+      case 'big':
+        body = `${need(8, d.width)} ${store(d.width === 'u64' ? 'readU64(buf, s)' : 'buf.readBigInt64LE(s)')}`
+        break
+      case 'string':
+        body = store('cString(buf, s, e)')
+        break
+      case 'binary':
+        // A view into the received datagram: no copy per attribute.
+        body = store('buf.subarray(s, e)')
+        break
+      case 'opaque':
+        body = store(`new RawAttr(${d.id}, buf, s, e)`)
+        break
+      case 'mac':
+        body = store('macString(buf, s, e)')
+        break
+      case 'flag':
+        body = store('true')
+        break
+      case 'enum': {
+        const t = enumTable(d.names)
+        const lookup = Array.isArray(t) ? `${ref(t)}[v]` : `${ref(t)}.get(v)`
+        body = `{ ${need(INT_WIDTH[d.width], d.width)} const v = ${intExpr(d.width)}; ${store(`${lookup} ?? v`)} }`
+        break
+      }
+      case 'codec': {
+        // Resolved on first use: declarations may refer to sets declared after them.
+        const slot = ref(undefined)
+        const get = ref(d.get)
+        body = store(`(${slot} ??= ${get}()).decodeFrom(buf, s, e, ${childPath(key)})`)
+        break
+      }
+      case 'submsg': {
+        // Decoded once the whole set is read: the selector may come after it.
+        const i = submsgs.length
+        locals.push(`let m${i}s = -1, m${i}e = 0`)
+        body = `m${i}s = s; m${i}e = e`
+        const codecs = ref(new Map(Object.entries(d.codecs)))
+        const cache = ref(new Map<string, Codec<unknown>>())
+        submsgs.push(`if (m${i}s >= 0) {
+  const sel = ${prop(d.selector)}
+  let c = typeof sel === 'string' ? ${cache}.get(sel) : undefined
+  if (c === undefined && typeof sel === 'string') { const get = ${codecs}.get(sel); if (get !== undefined) ${cache}.set(sel, (c = get())) }
+  ${prop(key)} = c === undefined ? buf.subarray(m${i}s, m${i}e) : c.decodeFrom(buf, m${i}s, m${i}e, ${childPath(key)})
+}`)
+        break
+      }
+      default:
+        body = store(`${ref(makeDecoder(d, d.id))}(buf, s, e, path, ${JSON.stringify(key)})`)
+    }
+    cases.push(`case ${d.id}: ${body}; break`)
+  }
+  // A picked view has every key from the start, so all views share one shape with no growth.
+  const init = picked ? [...picked, 'unknownAttrs'].map((k) => `this[${JSON.stringify(k)}] = undefined`) : []
+  const src = `function View() { ${init.join('; ')} }
+return function decodeAttrs(buf, start, end, path) {
+  if (end > buf.length) throw new DecodeError('attributes run past the buffer', path, start)
+  const out = ${picked ? 'new View()' : '{}'}
+  ${locals.join('\n')}
+  let off = start
+  while (off < end) {
+    if (end - off < 4) throw new DecodeError(\`truncated attribute header (\${end - off} bytes)\`, path, off)
+    const len = buf[off] | (buf[off + 1] << 8)
+    if (len < 4 || off + len > end)
+      throw new DecodeError(\`attribute length \${len} does not fit (\${end - off} bytes left)\`, path, off)
+    const type = (buf[off + 2] | (buf[off + 3] << 8)) & ${NLA_TYPE_MASK}
+    const s = off + 4
+    const e = off + len
+    switch (type) {
+      ${cases.join('\n      ')}
+      default: (out.unknownAttrs ??= []).push(new RawAttr(type, buf, s, e))
+    }
+    off += (len + 3) & ~3
+  }
+  ${submsgs.join('\n')}
+  return out
+}`
+  const make = new Function(
+    'R',
+    'DecodeError',
+    'RawAttr',
+    'tooShort',
+    'readInt',
+    'readU64',
+    'cString',
+    'macString',
+    src,
+  )
+  return make(refs, DecodeError, RawAttr, tooShort, readInt, readU64, cString, macString) as SetDecoder
+}
+
 const reverseCache = new WeakMap<object, Map<number, string>>()
 function reverse(names: Readonly<Record<string, number>>): Map<number, string> {
   let m = reverseCache.get(names)
@@ -497,10 +661,13 @@ export function forEachAttr(
 
 /** Declares an attribute set. */
 export function attrSet<const D extends AttrDecls>(name: string, decls: D): AttrSet<D> {
-  const byId: Array<Entry | undefined> = []
+  const entries: Array<[string, AttrDecl]> = []
   for (const [key, decl] of Object.entries(decls)) {
     if (key === 'unknownAttrs') throw new Error(`${name}: 'unknownAttrs' is reserved`)
-    byId[decl.id] = { name: key, decl, decode: makeDecoder(decl, decl.id) }
+    // A later declaration of the same id wins, as it always has.
+    const dup = entries.findIndex(([, d]) => d.id === decl.id)
+    if (dup >= 0) entries.splice(dup, 1)
+    entries.push([key, decl])
   }
   const set: AttrSet<D> = {
     name,
@@ -534,40 +701,7 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
         }
       }
     },
-    decodeFrom(buf, start, end, path) {
-      if (end > buf.length) throw new DecodeError('attributes run past the buffer', path, start)
-      const out: Record<string, unknown> = {}
-      let pending: Array<{ entry: Entry; s: number; e: number }> | undefined
-      let off = start
-      while (off < end) {
-        if (end - off < 4) throw new DecodeError(`truncated attribute header (${end - off} bytes)`, path, off)
-        const len = (buf[off] as number) | ((buf[off + 1] as number) << 8)
-        if (len < 4 || off + len > end)
-          throw new DecodeError(`attribute length ${len} does not fit (${end - off} bytes left)`, path, off)
-        const type = ((buf[off + 2] as number) | ((buf[off + 3] as number) << 8)) & NLA_TYPE_MASK
-        const entry = byId[type]
-        if (entry === undefined) {
-          const unknown = (out.unknownAttrs ??= []) as RawAttr[]
-          unknown.push(new RawAttr(type, buf, off + 4, off + len))
-        } else if (entry.decl.kind === 'submsg') {
-          ;(pending ??= []).push({ entry, s: off + 4, e: off + len })
-        } else {
-          const value = entry.decode(buf, off + 4, off + len, path, entry.name)
-          if (entry.decl.multi) ((out[entry.name] ??= []) as unknown[]).push(value)
-          else out[entry.name] = value
-        }
-        off += (len + 3) & ~3
-      }
-      if (pending) {
-        for (const { entry, s, e } of pending) {
-          const decl = entry.decl as Extract<Kind, { kind: 'submsg' }>
-          const sel = out[decl.selector]
-          const get = typeof sel === 'string' ? decl.codecs[sel] : undefined
-          out[entry.name] = get ? get().decodeFrom(buf, s, e, join(path, entry.name)) : buf.subarray(s, e)
-        }
-      }
-      return out as AttrValues<D>
-    },
+    decodeFrom: compileSetDecoder(entries) as AttrSet<D>['decodeFrom'],
     encode(value) {
       const w = new Writer(256, false)
       set.encodeInto(w, value, '')
@@ -575,6 +709,15 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
     },
     decode(buf, start = 0, end = buf.length) {
       return set.decodeFrom(buf, start, end, '')
+    },
+    picker(keys) {
+      const picked = new Set<string>(keys)
+      for (const k of keys) {
+        const d = decls[k]
+        if (d?.kind === 'submsg' && !picked.has(d.selector))
+          throw new Error(`${name}.${k}: pick its selector '${d.selector}' too`)
+      }
+      return compileSetDecoder(entries, picked) as Picker<D, (typeof keys)[number]>
     },
   }
   return set

@@ -1,4 +1,5 @@
 import { DecodeError } from './errors.ts'
+import { u32At } from './struct.ts'
 
 /** nlmsghdr: u32 len, u16 type, u16 flags, u32 seq, u32 pid. */
 export const NLMSG_HDRLEN = 16
@@ -71,15 +72,15 @@ export function parseMessages(buf: Buffer, out: NetlinkMessage[] = []): NetlinkM
   while (off < buf.length) {
     if (buf.length - off < NLMSG_HDRLEN)
       throw new DecodeError(`truncated nlmsghdr (${buf.length - off} bytes)`, 'nlmsghdr', off)
-    const len = buf.readUInt32LE(off)
+    const len = u32At(buf, off)
     if (len < NLMSG_HDRLEN || off + len > buf.length)
       throw new DecodeError(`nlmsg_len ${len} does not fit (${buf.length - off} bytes left)`, 'nlmsghdr', off)
     out.push(
       new ReceivedMessage(
-        buf.readUInt16LE(off + 4),
-        buf.readUInt16LE(off + 6),
-        buf.readUInt32LE(off + 8),
-        buf.readUInt32LE(off + 12),
+        (buf[off + 4] as number) | ((buf[off + 5] as number) << 8),
+        (buf[off + 6] as number) | ((buf[off + 7] as number) << 8),
+        u32At(buf, off + 8),
+        u32At(buf, off + 12),
         buf,
         off + NLMSG_HDRLEN,
         off + len,

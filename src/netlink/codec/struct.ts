@@ -72,32 +72,55 @@ const INT_RANGE: Record<IntKind, [number, number]> = {
   be32: [0, 0xffffffff],
 }
 
+// Integers are read byte by byte: Buffer#readUInt32LE and friends validate their offset through
+// a wrapper that costs more than the read, and decoders have checked the bounds already.
+
+/** Host-endian u32 at `off`. */
+export function u32At(buf: Uint8Array, off: number): number {
+  return (
+    ((buf[off] as number) |
+      ((buf[off + 1] as number) << 8) |
+      ((buf[off + 2] as number) << 16) |
+      ((buf[off + 3] as number) << 24)) >>>
+    0
+  )
+}
+
 /** u64 with as few BigInt operations as the value needs (counters are mostly small). */
-export function readU64(buf: Buffer, off: number): bigint {
-  const lo = buf.readUInt32LE(off)
-  const hi = buf.readUInt32LE(off + 4)
+export function readU64(buf: Uint8Array, off: number): bigint {
+  const lo = u32At(buf, off)
+  const hi = u32At(buf, off + 4)
   if (hi === 0) return lo === 0 ? 0n : BigInt(lo)
+  // Below 2^53 the value is exact as a double: one conversion instead of three BigInt steps.
+  if (hi < 0x200000) return BigInt(hi * 0x100000000 + lo)
   return (BigInt(hi) << 32n) | BigInt(lo)
 }
 
-export function readInt(buf: Buffer, off: number, kind: IntKind): number {
+export function readInt(buf: Uint8Array, off: number, kind: IntKind): number {
+  const b0 = buf[off] as number
   switch (kind) {
     case 'u8':
-      return buf[off] as number
+      return b0
     case 's8':
-      return buf.readInt8(off)
+      return (b0 << 24) >> 24
     case 'u16':
-      return buf.readUInt16LE(off)
+      return b0 | ((buf[off + 1] as number) << 8)
     case 's16':
-      return buf.readInt16LE(off)
+      return ((b0 | ((buf[off + 1] as number) << 8)) << 16) >> 16
     case 'be16':
-      return buf.readUInt16BE(off)
+      return (b0 << 8) | (buf[off + 1] as number)
     case 'u32':
-      return buf.readUInt32LE(off)
+      return u32At(buf, off)
     case 's32':
-      return buf.readInt32LE(off)
+      return u32At(buf, off) | 0
     case 'be32':
-      return buf.readUInt32BE(off)
+      return (
+        ((b0 << 24) |
+          ((buf[off + 1] as number) << 16) |
+          ((buf[off + 2] as number) << 8) |
+          (buf[off + 3] as number)) >>>
+        0
+      )
   }
 }
 
@@ -161,17 +184,6 @@ export interface StructSpec<F extends StructFields = StructFields> {
   decode(buf: Buffer, at?: number, path?: string, end?: number): StructValue<F>
 }
 
-const INT_READERS: Record<IntKind, (b: Buffer, o: number) => number> = {
-  u8: (b, o) => b[o] as number,
-  s8: (b, o) => b.readInt8(o),
-  u16: (b, o) => b.readUInt16LE(o),
-  s16: (b, o) => b.readInt16LE(o),
-  be16: (b, o) => b.readUInt16BE(o),
-  u32: (b, o) => b.readUInt32LE(o),
-  s32: (b, o) => b.readInt32LE(o),
-  be32: (b, o) => b.readUInt32BE(o),
-}
-
 type FieldReader = (b: Buffer, o: number, path: string) => unknown
 type FieldWriter = (b: Buffer, o: number, x: unknown) => void
 
@@ -225,7 +237,7 @@ function fieldReader(key: string, kind: FieldKind): FieldReader | undefined {
   if (typeof kind === 'string') {
     if (kind === 'u64') return readU64
     if (kind === 's64') return (b, o) => b.readBigInt64LE(o)
-    return INT_READERS[kind]
+    return (b, o) => readInt(b, o, kind)
   }
   if ('pad' in kind) return undefined
   if ('bytes' in kind) return (b, o) => Uint8Array.prototype.slice.call(b, o, o + kind.bytes)
@@ -235,23 +247,55 @@ function fieldReader(key: string, kind: FieldKind): FieldReader | undefined {
       const end = b.indexOf(0, o)
       return b.toString('utf8', o, end < 0 || end > o + kind.cstring ? o + kind.cstring : end)
     }
-  const read = INT_READERS[kind.array]
-  const w = INT_WIDTH[kind.array]
+  const item = kind.array
+  const w = INT_WIDTH[item]
   return (b, o) => {
     const out = new Array<number>(kind.count)
-    for (let i = 0; i < kind.count; i++) out[i] = read(b, o + i * w)
+    for (let i = 0; i < kind.count; i++) out[i] = readInt(b, o + i * w, item)
     return out
   }
 }
 
+/** How generated code reads a scalar field at `at + off`, or undefined for other fields. */
+function scalarExpr(kind: FieldKind, off: number): string | undefined {
+  if (typeof kind !== 'string') return undefined
+  const o = `at + ${off}`
+  if (kind === 'u64') return `readU64(buf, ${o})`
+  if (kind === 's64') return undefined
+  if (kind === 'u32') return `u32At(buf, ${o})`
+  if (kind === 'u8') return `buf[${o}]`
+  return `readInt(buf, ${o}, ${JSON.stringify(kind)})`
+}
+
 /**
  * A decoder for the whole struct that builds its result as one object literal: generated once
- * per declaration, it gives every result the same shape instead of growing it field by field.
+ * per declaration, it gives every result the same shape instead of growing it field by field,
+ * and reads integers inline.
  */
-function compileDecoder(readers: Array<{ key: string; off: number; read: FieldReader }>) {
-  const fields = readers.map((f, i) => `${JSON.stringify(f.key)}: r[${i}].read(buf, at + ${f.off}, path)`)
-  const make = new Function('r', `return function (buf, at, path) { return { ${fields.join(', ')} } }`)
-  return make(readers) as (buf: Buffer, at: number, path: string) => Record<string, unknown>
+function compileDecoder(layout: Array<{ key: string; kind: FieldKind; off: number }>) {
+  const readers: FieldReader[] = []
+  const fields: string[] = []
+  for (const { key, kind, off } of layout) {
+    const inline = scalarExpr(kind, off)
+    if (inline) {
+      fields.push(`${JSON.stringify(key)}: ${inline}`)
+      continue
+    }
+    const read = fieldReader(key, kind)
+    if (read) fields.push(`${JSON.stringify(key)}: r[${readers.push(read) - 1}](buf, at + ${off}, path)`)
+  }
+  const make = new Function(
+    'r',
+    'readU64',
+    'u32At',
+    'readInt',
+    `return function decodeStruct(buf, at, path) { return { ${fields.join(', ')} } }`,
+  )
+  return make(readers, readU64, u32At, readInt) as (
+    buf: Buffer,
+    at: number,
+    path: string,
+  ) => Record<string, unknown>
 }
 
 /** Declares a C structure; the declaration drives encode, decode and the value type. */
@@ -275,11 +319,7 @@ export function struct<const F extends StructFields>(
     const write = fieldWriter(`${name}.${key}`, kind)
     return write ? [{ key, off, write }] : []
   })
-  const readers = layout.flatMap(({ key, kind, off }) => {
-    const read = fieldReader(key, kind)
-    return read ? [{ key, off, read }] : []
-  })
-  const whole = compileDecoder(readers)
+  const whole = compileDecoder(layout)
   return {
     name,
     fields,

@@ -1,8 +1,35 @@
 import type { SetValue, StructValue } from '../codec/index.ts'
-import { IFF, type ifinfomsg, type linkAttrs, type linkStats64 } from './link-attrs.ts'
+import { IFF, type ifinfomsg, linkAttrs, type linkStats64 } from './link-attrs.ts'
 
 type LinkAttrs = SetValue<typeof linkAttrs>
 type Header = StructValue<typeof ifinfomsg.fields>
+
+/** The attributes a Link is made of; a dump skips the rest undecoded. */
+export const readLinkAttrs = linkAttrs.picker([
+  'ifname',
+  'operstate',
+  'mtu',
+  'linkinfo',
+  'carrier',
+  'minMtu',
+  'maxMtu',
+  'address',
+  'broadcast',
+  'permAddress',
+  'txqlen',
+  'numTxQueues',
+  'numRxQueues',
+  'master',
+  'link',
+  'linkNetnsid',
+  'qdisc',
+  'group',
+  'promiscuity',
+  'ifalias',
+  'propList',
+  'stats64',
+])
+type PickedLinkAttrs = ReturnType<typeof readLinkAttrs>
 
 /** An interface flag as `ip link` prints it (`UP`, `BROADCAST`, `LOWER_UP`, …). */
 export type LinkFlag = keyof typeof IFF
@@ -162,7 +189,8 @@ export function formatIp(b: Uint8Array | undefined): string | undefined {
   return Buffer.from(b).toString('hex')
 }
 
-const flagEntries = Object.entries(IFF) as Array<[LinkFlag, number]>
+const FLAG_NAMES = Object.keys(IFF) as LinkFlag[]
+const FLAG_BITS = Object.values(IFF) as number[]
 
 function compact<T extends object>(o: T): T {
   const out: Record<string, unknown> = {}
@@ -170,10 +198,11 @@ function compact<T extends object>(o: T): T {
   return out as T
 }
 
+const bool = (v: unknown) => (v === undefined ? undefined : v !== 0)
+
 function kindInfo(kind: string | undefined, data: unknown): LinkInfo | undefined {
   if (!kind) return undefined
   const d = (data ?? {}) as Record<string, unknown>
-  const bool = (v: unknown) => (v === undefined ? undefined : v !== 0)
   switch (kind) {
     case 'veth':
       return { kind }
@@ -235,9 +264,10 @@ function kindInfo(kind: string | undefined, data: unknown): LinkInfo | undefined
 }
 
 /** The typed view of an RTM_NEWLINK message. Fields the kernel did not send are absent. */
-export function toLink(header: Header, a: LinkAttrs): Link {
+export function toLink(header: Header, a: PickedLinkAttrs): Link {
   const flags: LinkFlag[] = []
-  for (const [name, bit] of flagEntries) if (header.flags & bit) flags.push(name)
+  for (let i = 0; i < FLAG_BITS.length; i++)
+    if (header.flags & (FLAG_BITS[i] as number)) flags.push(FLAG_NAMES[i] as LinkFlag)
   const link: Link = {
     index: header.index,
     name: a.ifname ?? '',
@@ -247,10 +277,11 @@ export function toLink(header: Header, a: LinkAttrs): Link {
     operstate: a.operstate ?? 'unknown',
     mtu: a.mtu ?? 0,
   }
-  const kind = a.linkinfo?.kind
+  const linkinfo = a.linkinfo
+  const kind = linkinfo?.kind
   if (kind !== undefined) {
     link.kind = kind
-    const info = kindInfo(kind, a.linkinfo?.data)
+    const info = kindInfo(kind, linkinfo?.data)
     if (info) link.info = info
   }
   if (a.carrier !== undefined) link.carrier = a.carrier !== 0

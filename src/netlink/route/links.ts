@@ -1,7 +1,7 @@
 import { filter, map, type Observable } from 'rxjs'
 import { parseIp } from '../../util/ip.ts'
 import {
-  decodeMessage,
+  decodeParts,
   encodeRequest,
   NetlinkError,
   type NetlinkMessage,
@@ -13,8 +13,8 @@ import { multicast$, type NetlinkSocket } from '../socket/index.ts'
 import { closeFd, type NetnsRef, netnsPath, O_CLOEXEC, openPath } from '../sys/index.ts'
 import { parseInput } from '../validate.ts'
 import { RTM, RTNLGRP } from './constants.ts'
-import { IFF, type linkAttrs, linkMessage, MACVLAN_MODES } from './link-attrs.ts'
-import { type Link, toLink } from './link-model.ts'
+import { IFF, ifinfomsg, type linkAttrs, linkMessage, MACVLAN_MODES } from './link-attrs.ts'
+import { type Link, readLinkAttrs, toLink } from './link-model.ts'
 import {
   type DeviceRef,
   deviceSchema,
@@ -28,7 +28,7 @@ type LinkAttrs = SetValue<typeof linkAttrs>
 
 /** The typed view of an RTM_NEWLINK / RTM_DELLINK message. */
 export function decodeLink(m: NetlinkMessage): Link {
-  const { header, attrs } = decodeMessage(linkMessage, m)
+  const { header, attrs } = decodeParts(ifinfomsg, readLinkAttrs, m)
   return toLink(header, attrs)
 }
 
