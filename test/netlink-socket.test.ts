@@ -38,6 +38,31 @@ describe('requests and dumps', () => {
     expect(ours).toHaveLength(11)
   })
 
+  test('a dump decodes its replies as they arrive; a decode failure waits for the dump to end', async () => {
+    using sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name })
+    const req = () => encodeRequest(linkMessage, RTM.GETLINK, 0, {}, {})
+    const names = await sock.dump(req(), 'links.list', {
+      decode: (m) => {
+        const name = decodeMessage(linkMessage, m).attrs.ifname
+        return name?.startsWith('va') ? name : undefined
+      },
+    })
+    expect(names.sort()).toEqual(['va0', 'va1', 'va2', 'va3', 'va4'])
+    let seen = 0
+    const failed = await sock
+      .dump(req(), 'links.list', {
+        decode: () => {
+          seen++
+          throw new Error('undecodable')
+        },
+      })
+      .catch((e: unknown) => e)
+    expect(failed).toEqual(new Error('undecodable'))
+    expect(seen).toBe(1)
+    // The failed dump's remaining replies were consumed, not left for the next request.
+    expect(await sock.dump(req(), 'links.list')).toHaveLength(11)
+  })
+
   test('a kernel refusal carries the extended-ack message and the attribute path', async () => {
     using sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name })
     const err = await sock

@@ -349,8 +349,6 @@ function encodeSingle(
   writeHeader(w, start, type)
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
-
 /** A string attribute: NUL padding at the end is not part of it. */
 function cString(buf: Buffer, s: number, e: number): string {
   let x = e
@@ -358,13 +356,49 @@ function cString(buf: Buffer, s: number, e: number): string {
   return buf.toString('utf8', s, x)
 }
 
-/** A link-layer address as `aa:bb:cc:dd:ee:ff`. */
+/** Character codes of each byte's two hex digits, high then low. */
+const HEX_HI = Array.from({ length: 256 }, (_, i) => '0123456789abcdef'.charCodeAt(i >> 4))
+const HEX_LO = Array.from({ length: 256 }, (_, i) => '0123456789abcdef'.charCodeAt(i & 15))
+const COLON = 0x3a
+
+/**
+ * A link-layer address as `aa:bb:cc:dd:ee:ff`, built in one step: concatenating its pieces would
+ * make a tree of a dozen string fragments per address, each of them kept alive with it.
+ */
 function macString(buf: Buffer, s: number, e: number): string {
-  if (e - s === 6)
-    return `${HEX[buf[s] as number]}:${HEX[buf[s + 1] as number]}:${HEX[buf[s + 2] as number]}:${HEX[buf[s + 3] as number]}:${HEX[buf[s + 4] as number]}:${HEX[buf[s + 5] as number]}`
-  let out = ''
-  for (let i = s; i < e; i++) out += (i > s ? ':' : '') + HEX[buf[i] as number]
-  return out
+  if (e - s === 6) {
+    const b0 = buf[s] as number
+    const b1 = buf[s + 1] as number
+    const b2 = buf[s + 2] as number
+    const b3 = buf[s + 3] as number
+    const b4 = buf[s + 4] as number
+    const b5 = buf[s + 5] as number
+    return String.fromCharCode(
+      HEX_HI[b0] as number,
+      HEX_LO[b0] as number,
+      COLON,
+      HEX_HI[b1] as number,
+      HEX_LO[b1] as number,
+      COLON,
+      HEX_HI[b2] as number,
+      HEX_LO[b2] as number,
+      COLON,
+      HEX_HI[b3] as number,
+      HEX_LO[b3] as number,
+      COLON,
+      HEX_HI[b4] as number,
+      HEX_LO[b4] as number,
+      COLON,
+      HEX_HI[b5] as number,
+      HEX_LO[b5] as number,
+    )
+  }
+  const codes: number[] = []
+  for (let i = s; i < e; i++) {
+    if (i > s) codes.push(COLON)
+    codes.push(HEX_HI[buf[i] as number] as number, HEX_LO[buf[i] as number] as number)
+  }
+  return String.fromCharCode(...codes)
 }
 
 type Decoder = (buf: Buffer, start: number, end: number, parent: string, name: string) => unknown

@@ -191,6 +191,20 @@ export function formatIp(b: Uint8Array | undefined): string | undefined {
 
 const FLAG_NAMES = Object.keys(IFF) as LinkFlag[]
 const FLAG_BITS = Object.values(IFF) as number[]
+/** Flag lists by flags value: links share few combinations; each Link gets its own exact copy. */
+const flagLists = new Map<number, LinkFlag[]>()
+
+function flagList(flags: number): LinkFlag[] {
+  let list = flagLists.get(flags)
+  if (list === undefined) {
+    list = []
+    for (let i = 0; i < FLAG_BITS.length; i++)
+      if (flags & (FLAG_BITS[i] as number)) list.push(FLAG_NAMES[i] as LinkFlag)
+    // Bounded: flags the kernel sets outside IFF_* bits could otherwise grow it without end.
+    if (flagLists.size < 1024) flagLists.set(flags, list)
+  }
+  return list.slice()
+}
 
 function compact<T extends object>(o: T): T {
   const out: Record<string, unknown> = {}
@@ -265,9 +279,7 @@ function kindInfo(kind: string | undefined, data: unknown): LinkInfo | undefined
 
 /** The typed view of an RTM_NEWLINK message. Fields the kernel did not send are absent. */
 export function toLink(header: Header, a: PickedLinkAttrs): Link {
-  const flags: LinkFlag[] = []
-  for (let i = 0; i < FLAG_BITS.length; i++)
-    if (header.flags & (FLAG_BITS[i] as number)) flags.push(FLAG_NAMES[i] as LinkFlag)
+  const flags = flagList(header.flags)
   const link: Link = {
     index: header.index,
     name: a.ifname ?? '',

@@ -32,6 +32,8 @@ export function decodeLink(m: NetlinkMessage): Link {
   return toLink(header, attrs)
 }
 
+const linkOf = (m: NetlinkMessage) => (m.type === RTM.NEWLINK ? decodeLink(m) : undefined)
+
 const RTEXT_FILTER_VF = 1
 const RTEXT_FILTER_SKIP_STATS = 1 << 3
 
@@ -70,10 +72,7 @@ export class LinkApi {
   /** Every link of the namespace (`ip link show`), with 64-bit counters unless `stats: false`. */
   async list(options: ListOptions = {}): Promise<Link[]> {
     const req = encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { extMask: extMask(options) })
-    const msgs = await this.sock.dump(req, 'links.list')
-    const out: Link[] = []
-    for (const m of msgs) if (m.type === RTM.NEWLINK) out.push(decodeLink(m))
-    return out
+    return this.sock.dump(req, 'links.list', { decode: linkOf })
   }
 
   /** The link with this name or index; throws NetlinkError ENODEV if there is none. */

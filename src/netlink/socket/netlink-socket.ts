@@ -119,12 +119,31 @@ interface Pending {
   op: string
   req: EncodedRequest
   dump: boolean
-  replies: NetlinkMessage[]
+  /** The replies, or what `decode` made of them. */
+  replies: unknown[]
+  decode: ((m: NetlinkMessage) => unknown) | undefined
+  /** `decode` threw: reported when the dump ends, so its remaining replies are not strays. */
+  error: Error | undefined
   interrupted: boolean
   acceptInterrupted: boolean
   attempts: number
-  resolve(messages: NetlinkMessage[]): void
+  resolve(replies: unknown[]): void
   reject(err: Error): void
+}
+
+/** How a dump is run. */
+export interface DumpOptions<T> {
+  /**
+   * Keep an interrupted dump (NLM_F_DUMP_INTR) instead of retrying it: a caller that also
+   * listens to the family's notifications can repair the dump with them.
+   */
+  acceptInterrupted?: boolean
+  /**
+   * Decodes each reply as it arrives, while its datagram is still in the CPU's cache, instead of
+   * all of them after the dump: the dump resolves to the decoded values, undefined ones dropped.
+   * If it throws, the dump rejects with that error once the kernel has finished it.
+   */
+  decode?: (m: NetlinkMessage) => T | undefined
 }
 
 /**
@@ -172,21 +191,29 @@ export class NetlinkSocket {
 
   /** Sends a request with NLM_F_ACK; resolves to the replies that came before the ack. */
   request(req: EncodedRequest, operation: string): Promise<NetlinkMessage[]> {
-    return this.start(req, operation, false)
+    return this.start(req, operation, false) as Promise<NetlinkMessage[]>
   }
 
   /**
-   * Sends a dump request; resolves to every message of the dump. A dump the kernel flags as
-   * inconsistent (NLM_F_DUMP_INTR) is retried, unless `acceptInterrupted` is set: a caller that
-   * also listens to the family's notifications can repair the dump with them instead.
+   * Sends a dump request; resolves to every message of the dump, or to what `options.decode`
+   * makes of each. A dump the kernel flags as inconsistent (NLM_F_DUMP_INTR) is retried, unless
+   * `acceptInterrupted` is set.
    */
   dump(
     req: EncodedRequest,
     operation: string,
-    options: { acceptInterrupted?: boolean } = {},
-  ): Promise<NetlinkMessage[]> {
+    options?: { acceptInterrupted?: boolean; decode?: undefined },
+  ): Promise<NetlinkMessage[]>
+  dump<T>(
+    req: EncodedRequest,
+    operation: string,
+    options: DumpOptions<T> & { decode: (m: NetlinkMessage) => T | undefined },
+  ): Promise<T[]>
+  dump<T>(req: EncodedRequest, operation: string, options: DumpOptions<T> = {}): Promise<unknown[]> {
     // The kernel runs one dump per socket at a time; later ones wait their turn here.
-    const run = this.dumpQueue.then(() => this.start(req, operation, true, options.acceptInterrupted))
+    const run = this.dumpQueue.then(() =>
+      this.start(req, operation, true, options.acceptInterrupted, options.decode),
+    )
     this.dumpQueue = run.catch(() => undefined)
     return run
   }
@@ -317,7 +344,8 @@ export class NetlinkSocket {
     op: string,
     dump: boolean,
     acceptInterrupted = false,
-  ): Promise<NetlinkMessage[]> {
+    decode?: (m: NetlinkMessage) => unknown,
+  ): Promise<unknown[]> {
     if (this.closed) return Promise.reject(new SocketClosedError(op))
     return new Promise((resolve, reject) => {
       const p: Pending = {
@@ -325,6 +353,8 @@ export class NetlinkSocket {
         req,
         dump,
         replies: [],
+        decode,
+        error: undefined,
         interrupted: false,
         acceptInterrupted,
         attempts: 0,
@@ -416,12 +446,14 @@ export class NetlinkSocket {
       if (m.type === NLMSG_ERROR) {
         const ack = parseAck(m)
         this.pending.delete(m.seq)
-        if (ack.errno === 0) p.resolve(p.replies)
-        else p.reject(ackError(p.op, ack, p.req))
+        if (ack.errno !== 0) p.reject(ackError(p.op, ack, p.req))
+        else if (p.error) p.reject(p.error)
+        else p.resolve(p.replies)
       } else if (m.type === NLMSG_DONE && p.dump) {
         const ack = parseAck(m, true)
         this.pending.delete(m.seq)
         if (ack.errno !== 0) p.reject(ackError(p.op, ack, p.req))
+        else if (p.error) p.reject(p.error)
         else if (!p.interrupted || p.acceptInterrupted) p.resolve(p.replies)
         else if (p.attempts >= DUMP_RETRIES) p.reject(new DumpInterruptedError(p.op, p.attempts))
         else {
@@ -429,8 +461,15 @@ export class NetlinkSocket {
           p.interrupted = false
           this.send(p)
         }
-      } else {
+      } else if (p.decode === undefined) {
         p.replies.push(m)
+      } else if (p.error === undefined) {
+        try {
+          const v = p.decode(m)
+          if (v !== undefined) p.replies.push(v)
+        } catch (e) {
+          p.error = e as Error
+        }
       }
     } catch (e) {
       this.pending.delete(m.seq)
