@@ -42,7 +42,11 @@ interface Result {
   listed: number
 }
 
-async function rxnetlink(): Promise<Result> {
+/** Repeated listings: a long-running process lists again and again; the median of each measure. */
+const STEADY_RUNS = 5
+const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+async function rxnetlink(steady = false): Promise<Result & { steady?: { list: number; listCpu: number } }> {
   const ns = freshNamespace('rx')
   const sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns, receiveBuffer: 32 << 20, sendBuffer: 4 << 20 })
   try {
@@ -69,7 +73,24 @@ async function rxnetlink(): Promise<Result> {
     const list = ms(t0)
     const listCpu = cpuMs(process.cpuUsage(c0))
     const listed = filters.filter((f) => f.options?.kind === 'u32' && f.options.keys).length
-    return { install, installCpu, list, listCpu, listed }
+    if (!steady) return { install, installCpu, list, listCpu, listed }
+    const walls: number[] = []
+    const cpus: number[] = []
+    for (let i = 0; i < STEADY_RUNS; i++) {
+      t0 = process.hrtime.bigint()
+      c0 = process.cpuUsage()
+      await tc.filters.list({ dev: x0, parent: 'ingress' })
+      walls.push(ms(t0))
+      cpus.push(cpuMs(process.cpuUsage(c0)))
+    }
+    return {
+      install,
+      installCpu,
+      list,
+      listCpu,
+      listed,
+      steady: { list: medianOf(walls), listCpu: medianOf(cpus) },
+    }
   } finally {
     sock.close()
     sh('ip', ['netns', 'del', ns])
@@ -94,7 +115,12 @@ function timed(cmd: string): { wall: number; cpu: number; out: string } {
   return { wall, cpu: (secs[0] ?? 0) * 1000 + (secs[1] ?? 0) * 1000, out: '/tmp/rxnl-bench.out' }
 }
 
-function tcBatch(): Result & { listJson: number; listJsonCpu: number } {
+function tcBatch(): Result & {
+  listJson: number
+  listJsonCpu: number
+  steadyJson: number
+  steadyJsonCpu: number
+} {
   const ns = freshNamespace('tc')
   const file = join(tmpdir(), `${ns}.batch`)
   try {
@@ -108,6 +134,9 @@ function tcBatch(): Result & { listJson: number; listJsonCpu: number } {
     const list = timed(`tc -n ${ns} filter show dev x0 ingress`)
     const listJson = timed(`tc -n ${ns} -j filter show dev x0 ingress`)
     const json = JSON.parse(readFileSync(listJson.out, 'utf8')) as Array<{ options?: { match?: unknown } }>
+    const again = Array.from({ length: STEADY_RUNS }, () =>
+      timed(`tc -n ${ns} -j filter show dev x0 ingress`),
+    )
     return {
       install: install.wall,
       installCpu: install.cpu,
@@ -115,6 +144,8 @@ function tcBatch(): Result & { listJson: number; listJsonCpu: number } {
       listCpu: list.cpu,
       listJson: listJson.wall,
       listJsonCpu: listJson.cpu,
+      steadyJson: medianOf(again.map((r) => r.wall)),
+      steadyJsonCpu: medianOf(again.map((r) => r.cpu)),
       listed: json.filter((f) => f.options?.match).length,
     }
   } finally {
@@ -126,7 +157,8 @@ function tcBatch(): Result & { listJson: number; listJsonCpu: number } {
 // The first run in a fresh process pays for V8 warming up (zod, the codec); a long-running process
 // (a daemon using the library) runs warm, as the second run does. Each in its own namespace.
 const cold = await rxnetlink()
-const warm = await rxnetlink()
+const warm = await rxnetlink(true)
+const steady = warm.steady as { list: number; listCpu: number }
 const theirs = tcBatch()
 for (const [who, n] of [
   ['rxnetlink cold', cold.listed],
@@ -148,6 +180,7 @@ row('install, warm', warm.install, warm.installCpu, theirs.install, theirs.insta
 row('list typed vs -j, cold', cold.list, cold.listCpu, theirs.listJson, theirs.listJsonCpu)
 row('list typed vs -j, warm', warm.list, warm.listCpu, theirs.listJson, theirs.listJsonCpu)
 row('list typed vs text', warm.list, warm.listCpu, theirs.list, theirs.listCpu)
+row(`list vs -j, median/${STEADY_RUNS}`, steady.list, steady.listCpu, theirs.steadyJson, theirs.steadyJsonCpu)
 
 const costMs = { unit: 'ms', higherIsBetter: false, kind: 'peer' } as const
 emit({
@@ -188,6 +221,20 @@ emit({
       against: 'tc -j filter show',
       ours: warm.list,
       theirs: theirs.listJson,
+      ...costMs,
+    }),
+    compare({
+      case: `list typed, steady: median of ${STEADY_RUNS} more (CPU)`,
+      against: `tc -j filter show, median of ${STEADY_RUNS}`,
+      ours: steady.listCpu,
+      theirs: theirs.steadyJsonCpu,
+      ...costMs,
+    }),
+    compare({
+      case: `list typed, steady: median of ${STEADY_RUNS} more (wall)`,
+      against: `tc -j filter show, median of ${STEADY_RUNS}`,
+      ours: steady.list,
+      theirs: theirs.steadyJson,
       ...costMs,
     }),
   ],

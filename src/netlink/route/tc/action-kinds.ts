@@ -289,13 +289,6 @@ const ptypeNames = new Map(
   Object.entries(PTYPES).map(([k, v]) => [v as number, k as SkbeditOptions['ptype']]),
 )
 
-function eactionOf(e: number): Pick<MirredOptions, 'direction' | 'action'> {
-  return {
-    direction: e === 3 || e === 4 ? 'ingress' : 'egress',
-    action: e === 1 || e === 3 ? 'redirect' : 'mirror',
-  }
-}
-
 function decodeOps(ops: Uint8Array | undefined): BpfActionOptions['ops'] {
   if (!ops) return undefined
   const b = Buffer.from(ops)
@@ -332,7 +325,13 @@ export function toAction(a: ActionAttrs, order?: number): Action {
     }
     case 'mirred': {
       const p = (opts as SetValue<typeof mirredAttrs>).parms
-      options = { kind, ...eactionOf(p?.eaction ?? 1), ifindex: p?.ifindex ?? 0 }
+      const e = p?.eaction ?? 1
+      options = {
+        kind,
+        direction: e === 3 || e === 4 ? 'ingress' : 'egress',
+        action: e === 1 || e === 3 ? 'redirect' : 'mirror',
+        ifindex: p?.ifindex ?? 0,
+      }
       break
     }
     case 'skbedit': {
@@ -381,5 +380,8 @@ export function toAction(a: ActionAttrs, order?: number): Action {
 
 /** Decoded action lists are arrays in kernel order; give each its 1-based position. */
 export function toActions(list: ActionAttrs[] | undefined): Action[] | undefined {
-  return list?.map((a, i) => toAction(a, i + 1))
+  if (list === undefined) return undefined
+  const out = new Array<Action>(list.length)
+  for (let i = 0; i < list.length; i++) out[i] = toAction(list[i] as ActionAttrs, i + 1)
+  return out
 }

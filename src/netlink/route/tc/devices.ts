@@ -1,9 +1,13 @@
-import { decodeMessage, encodeRequest, NetlinkError } from '../../codec/index.ts'
+import { decodeMessage, decodeParts, encodeRequest, NetlinkError } from '../../codec/index.ts'
 import type { NetlinkSocket } from '../../socket/index.ts'
 import { Errno } from '../../sys/index.ts'
 import { RTM } from '../constants.ts'
-import { linkMessage } from '../link-attrs.ts'
+import { ifinfomsg, linkAttrs, linkMessage } from '../link-attrs.ts'
 import type { DeviceInfo, DeviceRef } from './context.ts'
+
+/** Names are all a device listing needs: counters are not asked for, other attributes not read. */
+const RTEXT_FILTER_SKIP_STATS = 1 << 3
+const readName = linkAttrs.picker(['ifname'])
 
 /** Device lookups for tc: RTM_GETLINK by name or index (tc objects carry only the ifindex). */
 export class Devices {
@@ -41,13 +45,15 @@ export class Devices {
 
   /** Every device of the namespace, index → name. */
   async all(): Promise<Map<number, string>> {
-    const msgs = await this.sock.dump(encodeRequest(linkMessage, RTM.GETLINK, 0, {}, {}), 'tc: links')
     const out = new Map<number, string>()
-    for (const m of msgs) {
-      if (m.type !== RTM.NEWLINK) continue
-      const { header, attrs } = decodeMessage(linkMessage, m)
-      out.set(header.index, attrs.ifname ?? '')
-    }
+    const req = encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { extMask: RTEXT_FILTER_SKIP_STATS })
+    await this.sock.dump(req, 'tc: links', {
+      decode: (m) => {
+        if (m.type !== RTM.NEWLINK) return
+        const { header, attrs } = decodeParts(ifinfomsg, readName, m)
+        out.set(header.index, attrs.ifname ?? '')
+      },
+    })
     for (const [i, n] of out) this.known.set(i, n)
     return out
   }

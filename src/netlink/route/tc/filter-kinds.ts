@@ -663,7 +663,9 @@ export type FilterOptions =
 
 const flagNames = Object.entries(CLS_FLAGS) as Array<[ClsFlag, number]>
 export function decodeClsFlags(f: number | undefined): ClsFlag[] {
-  return f ? flagNames.filter(([, bit]) => f & bit).map(([n]) => n) : []
+  const out: ClsFlag[] = []
+  if (f) for (const [name, bit] of flagNames) if (f & bit) out.push(name)
+  return out
 }
 const protoNames = new Map(
   Object.entries(IP_PROTOS).map(([k, v]) => [v as number, k as keyof typeof IP_PROTOS]),
@@ -700,18 +702,22 @@ type Formats = typeof filterAttrs.decls.options.codecs
 export function toFilterOptions(kind: string, raw: unknown): { options: FilterOptions; actions?: Action[] } {
   if (raw === undefined || raw instanceof Uint8Array)
     return { options: raw instanceof Uint8Array ? { kind: 'unknown', data: raw } : { kind: 'unknown' } }
-  const cls = (v: number | undefined) => (v === undefined ? undefined : formatClassid(v))
   switch (kind) {
     case 'u32': {
       const o = raw as Decoded<Formats['u32']>
       const out: U32Options = { kind, flags: decodeClsFlags(o.flags) }
-      if (o.classid !== undefined) out.classid = cls(o.classid)
+      if (o.classid !== undefined) out.classid = formatClassid(o.classid)
       if (o.hash !== undefined) out.ht = formatU32Handle(o.hash & 0xfff00000)
       if (o.link !== undefined) out.link = formatU32Handle(o.link)
       if (o.divisor !== undefined) out.divisor = o.divisor
       if (o.sel) {
         out.terminal = (o.sel.flags & TC_U32_TERMINAL) !== 0
-        out.keys = o.sel.keys.map((k) => ({ value: k.val, mask: k.mask, offset: k.off, offmask: k.offmask }))
+        const keys = o.sel.keys
+        out.keys = new Array(keys.length)
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i] as (typeof keys)[number]
+          out.keys[i] = { value: k.val, mask: k.mask, offset: k.off, offmask: k.offmask }
+        }
         if (o.sel.hmask) out.hashkey = { mask: o.sel.hmask, at: o.sel.hoff }
       }
       return withActions(out, o.act)
@@ -723,7 +729,7 @@ export function toFilterOptions(kind: string, raw: unknown): { options: FilterOp
         directAction: ((o.flags ?? 0) & TCA_BPF_FLAG_ACT_DIRECT) !== 0,
         flags: decodeClsFlags(o.flagsGen),
       }
-      if (o.classid !== undefined) out.classid = cls(o.classid)
+      if (o.classid !== undefined) out.classid = formatClassid(o.classid)
       if (o.name !== undefined) out.name = o.name
       if (o.id !== undefined) out.id = o.id
       if (o.tag) out.tag = Buffer.from(o.tag).toString('hex')
@@ -743,14 +749,14 @@ export function toFilterOptions(kind: string, raw: unknown): { options: FilterOp
     case 'matchall': {
       const o = raw as Decoded<Formats['matchall']>
       const out: MatchallOptions = { kind, flags: decodeClsFlags(o.flags) }
-      if (o.classid !== undefined) out.classid = cls(o.classid)
+      if (o.classid !== undefined) out.classid = formatClassid(o.classid)
       if (o.pcnt) out.hits = Number(o.pcnt.rhit)
       return withActions(out, o.act)
     }
     case 'flower': {
       const o = raw as Decoded<Formats['flower']>
       const out: FlowerOptions = { kind, flags: decodeClsFlags(o.flags) }
-      if (o.classid !== undefined) out.classid = cls(o.classid)
+      if (o.classid !== undefined) out.classid = formatClassid(o.classid)
       if (o.indev !== undefined) out.indev = o.indev
       if (o.ethType !== undefined) out.ethType = o.ethType
       if (o.ethDst) out.dstMac = o.ethDst

@@ -488,12 +488,13 @@ export class FilterApi {
     )
     const d = await this.devices.get(s.dev, 'filters.list')
     const attrs = s.chain === undefined ? {} : { chain: s.chain }
-    const msgs = await this.sock.dump(
+    // Names first, so that each filter is decoded as its datagram arrives.
+    const names = await this.names(d)
+    return this.sock.dump(
       filterRequest('get', { ifindex: d.index, parent: parseFilterParent(s.parent) as number }, attrs),
       'filters.list',
+      { decode: (m) => (m.type === RTM.NEWTFILTER ? decodeFilter(m, names) : undefined) },
     )
-    const names = await this.names(d)
-    return msgs.filter((m) => m.type === RTM.NEWTFILTER).map((m) => decodeFilter(m, names))
   }
 
   /** One filter, by pref, protocol, kind and handle (tc filter get). */

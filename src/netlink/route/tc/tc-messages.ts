@@ -2,6 +2,7 @@ import {
   attr,
   attrSet,
   decodeMessage,
+  decodeParts,
   type EncodedRequest,
   encodeRequest,
   messageSpec,
@@ -195,8 +196,11 @@ export function decodeClass(m: NetlinkMessage, names: DeviceNames, clock?: Psche
   return c
 }
 
+/** The attributes a Filter is made of; a dump skips the rest undecoded. */
+const readFilterAttrs = filterAttrs.picker(['kind', 'options', 'chain'])
+
 export function decodeFilter(m: NetlinkMessage, names: DeviceNames): Filter {
-  const { header: h, attrs: a } = decodeMessage(filterMessage, m)
+  const { header: h, attrs: a } = decodeParts(tcmsg, readFilterAttrs, m)
   const kind = a.kind ?? ''
   const protocol = swap16(h.info & 0xffff)
   const f: Filter = {
@@ -207,7 +211,11 @@ export function decodeFilter(m: NetlinkMessage, names: DeviceNames): Filter {
     protocol: formatProtocol(protocol),
     pref: h.info >>> 16,
     chain: a.chain ?? 0,
-    ...(a.options === undefined ? {} : toFilterOptions(kind, a.options)),
+  }
+  if (a.options !== undefined) {
+    const typed = toFilterOptions(kind, a.options)
+    f.options = typed.options
+    if (typed.actions) f.actions = typed.actions
   }
   if (h.handle) f.handle = kind === 'u32' ? formatU32Handle(h.handle) : `0x${h.handle.toString(16)}`
   if (f.actions) for (const act of f.actions) nameMirredTarget(act, names)
