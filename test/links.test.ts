@@ -116,6 +116,15 @@ describe('links made by rxnetlink, read back with ip -j -d link show', () => {
     expect(l?.up).toBe(true)
     await expectMatchesIp(['ifb7', 'lo'])
   })
+
+  test('counters come with a list unless stats: false, which leaves only them out', async () => {
+    const withStats = await rt.links.list()
+    const without = await rt.links.list({ stats: false })
+    expect(withStats.every((l) => typeof l.stats?.rxBytes === 'bigint')).toBe(true)
+    expect(without.some((l) => 'stats' in l)).toBe(false)
+    const strip = (ls: Link[]) => ls.map(({ stats: _, ...l }) => l)
+    expect(strip(without)).toEqual(strip(withStats))
+  })
 })
 
 describe('links made by ip, read by rxnetlink', () => {

@@ -5,7 +5,7 @@ type LinkAttrs = SetValue<typeof linkAttrs>
 type Header = StructValue<typeof ifinfomsg.fields>
 
 /** The attributes a Link is made of; a dump skips the rest undecoded. */
-export const readLinkAttrs = linkAttrs.picker([
+const LINK_KEYS = [
   'ifname',
   'operstate',
   'mtu',
@@ -27,9 +27,11 @@ export const readLinkAttrs = linkAttrs.picker([
   'promiscuity',
   'ifalias',
   'propList',
-  'stats64',
-])
-type PickedLinkAttrs = ReturnType<typeof readLinkAttrs>
+] as const
+export const readLinkAttrs = linkAttrs.picker([...LINK_KEYS, 'stats64'])
+/** Without counters: the kernel sends IFLA_STATS64 whatever the filter mask, it is just not read. */
+export const readLinkAttrsWithoutStats = linkAttrs.picker(LINK_KEYS)
+type PickedLinkAttrs = ReturnType<typeof readLinkAttrsWithoutStats> & { stats64?: LinkStats }
 
 /** An interface flag as `ip link` prints it (`UP`, `BROADCAST`, `LOWER_UP`, …). */
 export type LinkFlag = keyof typeof IFF

@@ -14,7 +14,7 @@ import { closeFd, type NetnsRef, netnsPath, O_CLOEXEC, openPath } from '../sys/i
 import { parseInput } from '../validate.ts'
 import { RTM, RTNLGRP } from './constants.ts'
 import { IFF, ifinfomsg, type linkAttrs, linkMessage, MACVLAN_MODES } from './link-attrs.ts'
-import { type Link, readLinkAttrs, toLink } from './link-model.ts'
+import { type Link, readLinkAttrs, readLinkAttrsWithoutStats, toLink } from './link-model.ts'
 import {
   type DeviceRef,
   deviceSchema,
@@ -32,7 +32,14 @@ export function decodeLink(m: NetlinkMessage): Link {
   return toLink(header, attrs)
 }
 
+function decodeLinkWithoutStats(m: NetlinkMessage): Link {
+  const { header, attrs } = decodeParts(ifinfomsg, readLinkAttrsWithoutStats, m)
+  return toLink(header, attrs)
+}
+
 const linkOf = (m: NetlinkMessage) => (m.type === RTM.NEWLINK ? decodeLink(m) : undefined)
+const linkWithoutStatsOf = (m: NetlinkMessage) =>
+  m.type === RTM.NEWLINK ? decodeLinkWithoutStats(m) : undefined
 
 const RTEXT_FILTER_VF = 1
 const RTEXT_FILTER_SKIP_STATS = 1 << 3
@@ -72,7 +79,9 @@ export class LinkApi {
   /** Every link of the namespace (`ip link show`), with 64-bit counters unless `stats: false`. */
   async list(options: ListOptions = {}): Promise<Link[]> {
     const req = encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { extMask: extMask(options) })
-    return this.sock.dump(req, 'links.list', { decode: linkOf })
+    return this.sock.dump(req, 'links.list', {
+      decode: options.stats === false ? linkWithoutStatsOf : linkOf,
+    })
   }
 
   /** The link with this name or index; throws NetlinkError ENODEV if there is none. */
