@@ -164,6 +164,25 @@ describe('attribute decoding', () => {
   })
 })
 
+describe('repeated values', () => {
+  const named = attrSet('named', { kind: attr.string(1), mac: attr.mac(2) })
+  test('equal strings and addresses in successive messages decode to the same values', () => {
+    const values = [
+      { kind: 'noop', mac: 'ff:ff:ff:ff:ff:ff' },
+      { kind: 'noop', mac: 'ff:ff:ff:ff:ff:ff' },
+      { kind: 'noqueue', mac: 'ff:ff:ff:ff:ff:fe' },
+      { kind: 'noo', mac: '00:00:00:00:00:00' },
+      { kind: 'é', mac: '01:02:03:04:05:06:07:08' },
+      { kind: 'é', mac: '80:00:00:00:00:01' },
+      { kind: 'e', mac: '80:00:00:00:00:01' },
+    ]
+    for (const v of values) expect(named.decode(named.encode(v))).toEqual(v)
+    const invalid = Buffer.from('06000100ff410000', 'hex') // 0xff 'A': not UTF-8, as many chars as bytes
+    expect(named.decode(invalid).kind).toBe('\ufffdA')
+    expect(named.decode(invalid).kind).toBe('\ufffdA')
+  })
+})
+
 describe('pickers', () => {
   const b = sample.encode({ u8: 1, u32: 3, str: 'x', tags: ['a', 'b'], kind: 'inner', data: { a: 7 } })
   const withUnknown = Buffer.concat([b, Buffer.from('08006300deadbeef', 'hex')])

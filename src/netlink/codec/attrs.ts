@@ -356,16 +356,52 @@ function cString(buf: Buffer, s: number, e: number): string {
   return buf.toString('utf8', s, x)
 }
 
+/** The last ASCII string one attribute decoded to, and its length in bytes. */
+interface LastString {
+  value: string
+  length: number
+}
+
+/**
+ * A string attribute through a one-entry cache: attributes such as kinds and qdisc names repeat
+ * from message to message, and a dump then keeps one string for all of them instead of one each.
+ * Only ASCII strings are cached, so that byte i is character i.
+ */
+function repeatedString(buf: Buffer, s: number, e: number, last: LastString): string {
+  let x = e
+  while (x > s && buf[x - 1] === 0) x--
+  const n = x - s
+  if (n === last.length) {
+    const v = last.value
+    let i = 0
+    while (i < n && buf[s + i] === v.charCodeAt(i)) i++
+    if (i === n) return v
+  }
+  const v = buf.toString('utf8', s, x)
+  if (v.length === n) {
+    last.value = v
+    last.length = n
+  }
+  return v
+}
+
 /** Character codes of each byte's two hex digits, high then low. */
 const HEX_HI = Array.from({ length: 256 }, (_, i) => '0123456789abcdef'.charCodeAt(i >> 4))
 const HEX_LO = Array.from({ length: 256 }, (_, i) => '0123456789abcdef'.charCodeAt(i & 15))
 const COLON = 0x3a
 
+/** The last 6-byte address one attribute decoded (as a 48-bit number) and its string. */
+interface LastMac {
+  key: number
+  value: string
+}
+
 /**
  * A link-layer address as `aa:bb:cc:dd:ee:ff`, built in one step: concatenating its pieces would
- * make a tree of a dozen string fragments per address, each of them kept alive with it.
+ * make a tree of a dozen string fragments per address, each of them kept alive with it. With
+ * `last`, an address equal to the previous one (every broadcast address) shares its string.
  */
-function macString(buf: Buffer, s: number, e: number): string {
+function macString(buf: Buffer, s: number, e: number, last?: LastMac): string {
   if (e - s === 6) {
     const b0 = buf[s] as number
     const b1 = buf[s + 1] as number
@@ -373,7 +409,9 @@ function macString(buf: Buffer, s: number, e: number): string {
     const b3 = buf[s + 3] as number
     const b4 = buf[s + 4] as number
     const b5 = buf[s + 5] as number
-    return String.fromCharCode(
+    const key = (b0 * 0x10000 + ((b1 << 8) | b2)) * 0x1000000 + ((b3 << 16) | (b4 << 8) | b5)
+    if (last !== undefined && last.key === key) return last.value
+    const value = String.fromCharCode(
       HEX_HI[b0] as number,
       HEX_LO[b0] as number,
       COLON,
@@ -392,6 +430,11 @@ function macString(buf: Buffer, s: number, e: number): string {
       HEX_HI[b5] as number,
       HEX_LO[b5] as number,
     )
+    if (last !== undefined) {
+      last.key = key
+      last.value = value
+    }
+    return value
   }
   const codes: number[] = []
   for (let i = s; i < e; i++) {
@@ -448,7 +491,7 @@ function makeDecoder(d: Kind, id = 0): Decoder {
     case 'opaque':
       return (buf, s, e) => new RawAttr(id, buf, s, e)
     case 'mac':
-      return macString
+      return (buf, s, e) => macString(buf, s, e)
     case 'flag':
       return () => true
     case 'enum': {
@@ -575,7 +618,7 @@ function compileSetDecoder(entries: Array<[string, AttrDecl]>, picked?: Readonly
         body = `${need(8, d.width)} ${store(d.width === 'u64' ? 'readU64(buf, s)' : 'buf.readBigInt64LE(s)')}`
         break
       case 'string':
-        body = store('cString(buf, s, e)')
+        body = store(`repeatedString(buf, s, e, ${ref({ value: '', length: -1 })})`)
         break
       case 'binary':
         // A view into the received datagram: no copy per attribute.
@@ -585,7 +628,7 @@ function compileSetDecoder(entries: Array<[string, AttrDecl]>, picked?: Readonly
         body = store(`new RawAttr(${d.id}, buf, s, e)`)
         break
       case 'mac':
-        body = store('macString(buf, s, e)')
+        body = store(`macString(buf, s, e, ${ref({ key: -1, value: '' })})`)
         break
       case 'flag':
         body = store('true')
@@ -655,11 +698,11 @@ return function decodeAttrs(buf, start, end, path) {
     'tooShort',
     'readInt',
     'readU64',
-    'cString',
+    'repeatedString',
     'macString',
     src,
   )
-  return make(refs, DecodeError, RawAttr, tooShort, readInt, readU64, cString, macString) as SetDecoder
+  return make(refs, DecodeError, RawAttr, tooShort, readInt, readU64, repeatedString, macString) as SetDecoder
 }
 
 const reverseCache = new WeakMap<object, Map<number, string>>()
