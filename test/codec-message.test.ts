@@ -56,8 +56,8 @@ describe('message framing', () => {
         '08000400' +
         '78050000', // IFLA_MTU 1400
     )
-    expect(req.writer.pathAt(32)).toBe('ifname')
-    expect(req.writer.pathAt(40)).toBe('mtu')
+    expect(req.pathAt(32)).toBe('ifname')
+    expect(req.pathAt(40)).toBe('mtu')
   })
 })
 

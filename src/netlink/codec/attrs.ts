@@ -216,8 +216,30 @@ export function structCodec<S extends StructSpec>(spec: S): Codec<ReturnType<S['
 }
 
 function writeHeader(w: Writer, start: number, type: number): void {
-  w.buf.writeUInt16LE(w.len - start, start)
-  w.buf.writeUInt16LE(type, start + 2)
+  const b = w.buf
+  const len = w.len - start
+  b[start] = len
+  b[start + 1] = len >> 8
+  b[start + 2] = type
+  b[start + 3] = type >> 8
+}
+
+/** A NUL-terminated string; ASCII (kinds, names) is copied by character, without a native call. */
+function writeCString(w: Writer, v: string): void {
+  const n = v.length
+  let ascii = true
+  for (let i = 0; i < n && ascii; i++) ascii = v.charCodeAt(i) < 0x80
+  if (!ascii) {
+    const bytes = Buffer.byteLength(v)
+    const at = w.reserve(bytes + 1)
+    w.buf.write(v, at, 'utf8')
+    w.buf[at + bytes] = 0
+    return
+  }
+  const at = w.reserve(n + 1)
+  const b = w.buf
+  for (let i = 0; i < n; i++) b[at + i] = v.charCodeAt(i)
+  b[at + n] = 0
 }
 
 function encodeSingle(
@@ -249,10 +271,7 @@ function encodeSingle(
       break
     case 'string': {
       if (typeof v !== 'string') throw new EncodeError(`expected a string, got ${typeof v}`, path)
-      const n = Buffer.byteLength(v)
-      const at = w.reserve(n + 1)
-      w.buf.write(v, at, 'utf8')
-      w.buf[at + n] = 0
+      writeCString(w, v)
       break
     }
     case 'binary': {
@@ -326,7 +345,7 @@ function encodeSingle(
     case 'indexed': {
       type |= flag
       ;(v as unknown[]).forEach((item, i) => {
-        encodeSingle(w, d.item, d.base + i, item, `${path}[${i}]`, siblings)
+        encodeSingle(w, d.item, d.base + i, item, w.namesPaths ? `${path}[${i}]` : '', siblings)
         w.align()
       })
       break
@@ -766,7 +785,7 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
         }
         const decl = decls[key]
         if (!decl) throw new EncodeError(`'${key}' is not an attribute of ${name}`, path)
-        const p = path ? `${path}.${key}` : key
+        const p = w.child(path, key)
         if (decl.multi) {
           for (const item of x as unknown[]) {
             encodeSingle(w, decl, decl.id, item, p, v)
@@ -780,7 +799,7 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
     },
     decodeFrom: compileSetDecoder(entries) as AttrSet<D>['decodeFrom'],
     encode(value) {
-      const w = new Writer(256, false)
+      const w = new Writer(256, 'name')
       set.encodeInto(w, value, '')
       return Buffer.from(w.bytes())
     },

@@ -96,9 +96,22 @@ export function writeHeader(
   h: { len: number; type: number; flags: number; seq: number; pid?: number },
   at = 0,
 ): void {
-  buf.writeUInt32LE(h.len, at)
-  buf.writeUInt16LE(h.type, at + 4)
-  buf.writeUInt16LE(h.flags, at + 6)
-  buf.writeUInt32LE(h.seq >>> 0, at + 8)
-  buf.writeUInt32LE(h.pid ?? 0, at + 12)
+  const pid = h.pid ?? 0
+  // Byte by byte, as the codec writes integers (Buffer#write* validates through a costly wrapper).
+  buf[at] = h.len
+  buf[at + 1] = h.len >> 8
+  buf[at + 2] = h.len >> 16
+  buf[at + 3] = h.len >>> 24
+  buf[at + 4] = h.type
+  buf[at + 5] = h.type >> 8
+  buf[at + 6] = h.flags
+  buf[at + 7] = h.flags >> 8
+  buf[at + 8] = h.seq
+  buf[at + 9] = h.seq >> 8
+  buf[at + 10] = h.seq >> 16
+  buf[at + 11] = h.seq >>> 24
+  buf[at + 12] = pid
+  buf[at + 13] = pid >> 8
+  buf[at + 14] = pid >> 16
+  buf[at + 15] = pid >>> 24
 }

@@ -2,7 +2,7 @@ import { errnoName } from '../sys/errno.ts'
 import { type AttrSet, attr, attrSet } from './attrs.ts'
 import { DecodeError } from './errors.ts'
 import { type NetlinkMessage, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSG_HDRLEN } from './message.ts'
-import type { Writer } from './writer.ts'
+import type { EncodedRequest } from './request.ts'
 
 /** Extended-ack TLVs (NLMSGERR_ATTR_*) that follow an error or ack. */
 export const extackAttrs = attrSet('extack', {
@@ -74,16 +74,12 @@ function tlvs(p: Buffer, at: number): Omit<Ack, 'errno'> {
 }
 
 /** Turns an ack into a NetlinkError, naming the attribute the kernel pointed at. */
-export function ackError(
-  operation: string,
-  ack: Ack,
-  request?: { writer: Writer; attrs: AttrSet },
-): NetlinkError {
+export function ackError(operation: string, ack: Ack, request?: EncodedRequest): NetlinkError {
   let path: string | undefined
   let missing: string | undefined
-  if (request && ack.offset !== undefined) path = request.writer.pathAt(ack.offset) ?? `byte ${ack.offset}`
+  if (request && ack.offset !== undefined) path = request.pathAt(ack.offset) ?? `byte ${ack.offset}`
   if (ack.missType !== undefined) {
-    const nest = ack.missNest !== undefined && request ? request.writer.pathAt(ack.missNest) : undefined
+    const nest = ack.missNest !== undefined && request ? request.pathAt(ack.missNest) : undefined
     const inTop = ack.missNest === undefined && request ? nameOf(request.attrs, ack.missType) : undefined
     missing = nest ? `${nest}.#${ack.missType}` : (inTop ?? `#${ack.missType}`)
   }

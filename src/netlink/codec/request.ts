@@ -20,29 +20,69 @@ export function messageSpec<H extends StructFields, D extends AttrDecls>(
   return { header, attrs }
 }
 
-/** An encoded request, with the attribute map that lets an extended ack name its attribute. */
+/** An encoded request, with what lets an extended ack name the attribute it points at. */
 export interface EncodedRequest {
   readonly bytes: Buffer
-  readonly writer: Writer
   readonly attrs: AttrSet
+  /** The path of the attribute starting `offset` bytes into the message, if one does. */
+  pathAt(offset: number): string | undefined
 }
 
-/** Encodes a whole request message; the socket fills in seq and pid when it sends it. */
+/**
+ * Encodes a whole request message; the socket fills in seq and pid when it sends it. With `into`
+ * (bulk requests: a writer made with paths 'none'), the message is appended to it and no
+ * attribute paths are built: they are worked out again only for a request the kernel refuses, or one that fails to
+ * encode (which then throws the same error, with its path).
+ */
 export function encodeRequest<H extends StructFields, D extends AttrDecls>(
   spec: MessageSpec<H, D>,
   type: number,
   flags: number,
   header: Partial<StructValue<H>>,
   attrs: AttrValues<D>,
+  into?: Writer,
 ): EncodedRequest {
-  const w = new Writer(256)
+  const set = spec.attrs as unknown as AttrSet
+  if (into === undefined) {
+    const w = encodeInto(new Writer(256), spec, type, flags, header, attrs)
+    return { bytes: w.bytes(), attrs: set, pathAt: (offset) => w.pathAt(offset) }
+  }
+  into.align()
+  const start = into.len
+  try {
+    encodeInto(into, spec, type, flags, header, attrs, start)
+  } catch (e) {
+    into.len = start
+    encodeInto(new Writer(256), spec, type, flags, header, attrs)
+    throw e
+  }
+  let traced: Writer | undefined
+  return {
+    bytes: into.buf.subarray(start, into.len),
+    attrs: set,
+    pathAt(offset) {
+      traced ??= encodeInto(new Writer(256), spec, type, flags, header, attrs)
+      return traced.pathAt(offset)
+    },
+  }
+}
+
+function encodeInto<H extends StructFields, D extends AttrDecls>(
+  w: Writer,
+  spec: MessageSpec<H, D>,
+  type: number,
+  flags: number,
+  header: Partial<StructValue<H>>,
+  attrs: AttrValues<D>,
+  start = 0,
+): Writer {
   w.reserve(NLMSG_HDRLEN)
   const at = w.reserve(spec.header.size)
   spec.header.encode(header, w.buf, at)
   w.align()
   spec.attrs.encodeInto(w, attrs, '')
-  writeHeader(w.buf, { len: w.len, type, flags, seq: 0 })
-  return { bytes: w.bytes(), writer: w, attrs: spec.attrs as unknown as AttrSet }
+  writeHeader(w.buf, { len: w.len - start, type, flags, seq: 0 }, start)
+  return w
 }
 
 /** Decodes a message's payload with its spec. Throws DecodeError only. */

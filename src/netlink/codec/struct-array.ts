@@ -1,6 +1,13 @@
 import type { Codec } from './attrs.ts'
 import { DecodeError, EncodeError } from './errors.ts'
-import type { StructFields, StructSpec, StructValue } from './struct.ts'
+import {
+  fieldSize,
+  type IntKind,
+  type StructFields,
+  type StructSpec,
+  type StructValue,
+  writeInt,
+} from './struct.ts'
 
 export type StructArrayValue<H extends StructFields, I extends StructFields, K extends string> = Omit<
   StructValue<H>,
@@ -20,6 +27,12 @@ export function structArray<H extends StructFields, I extends StructFields, cons
   item: StructSpec<I>,
 ): Codec<StructArrayValue<H, I, K>> {
   const name = `${header.name}+${item.name}[]`
+  let countAt = 0
+  for (const [key, kind] of Object.entries(header.fields)) {
+    if (key === countField) break
+    countAt += fieldSize(kind)
+  }
+  const countKind = header.fields[countField] as IntKind
   return {
     name,
     nested: false,
@@ -27,11 +40,11 @@ export function structArray<H extends StructFields, I extends StructFields, cons
       const v = value as unknown as Record<string, unknown>
       const items = (v[arrayKey] ?? []) as Array<Partial<StructValue<I>>>
       if (!Array.isArray(items)) throw new EncodeError(`${arrayKey} must be an array`, path)
-      const head = { ...v, [countField]: items.length } as Partial<StructValue<H>>
       try {
         // Reserve first: reserve() may move the buffer.
         const at = w.reserve(header.size)
-        header.encode(head, w.buf, at)
+        header.encode(v as Partial<StructValue<H>>, w.buf, at)
+        writeInt(w.buf, at + countAt, countKind, items.length, `${header.name}.${countField}`)
         for (const it of items) {
           const itemAt = w.reserve(item.size)
           item.encode(it, w.buf, itemAt)

@@ -124,33 +124,38 @@ export function readInt(buf: Uint8Array, off: number, kind: IntKind): number {
   }
 }
 
+/** Writes byte by byte, for the same reason integers are read so; the caller has reserved the room. */
 export function writeInt(buf: Buffer, off: number, kind: IntKind, v: number, path: string): void {
-  const [lo, hi] = INT_RANGE[kind]
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new EncodeError(`${v} does not fit ${kind}`, path)
+  const range = INT_RANGE[kind]
+  if (!(v >= range[0] && v <= range[1] && Number.isInteger(v)))
+    throw new EncodeError(`${v} does not fit ${kind}`, path)
+  // A typed array keeps the low 8 bits of what is stored, negative numbers included.
   switch (kind) {
     case 'u8':
+    case 's8':
       buf[off] = v
       return
-    case 's8':
-      buf.writeInt8(v, off)
-      return
     case 'u16':
-      buf.writeUInt16LE(v, off)
-      return
     case 's16':
-      buf.writeInt16LE(v, off)
+      buf[off] = v
+      buf[off + 1] = v >> 8
       return
     case 'be16':
-      buf.writeUInt16BE(v, off)
+      buf[off] = v >> 8
+      buf[off + 1] = v
       return
     case 'u32':
-      buf.writeUInt32LE(v, off)
-      return
     case 's32':
-      buf.writeInt32LE(v, off)
+      buf[off] = v
+      buf[off + 1] = v >> 8
+      buf[off + 2] = v >> 16
+      buf[off + 3] = v >>> 24
       return
     case 'be32':
-      buf.writeUInt32BE(v, off)
+      buf[off] = v >>> 24
+      buf[off + 1] = v >> 16
+      buf[off + 2] = v >> 8
+      buf[off + 3] = v
       return
   }
 }
@@ -166,7 +171,7 @@ export function writeBig(buf: Buffer, off: number, kind: BigKind, v: bigint | nu
   }
 }
 
-function fieldSize(k: FieldKind): number {
+export function fieldSize(k: FieldKind): number {
   if (typeof k === 'string') return INT_WIDTH[k]
   if ('pad' in k) return k.pad
   if ('bytes' in k) return k.bytes
@@ -298,6 +303,62 @@ function compileDecoder(layout: Array<{ key: string; kind: FieldKind; off: numbe
   ) => Record<string, unknown>
 }
 
+/**
+ * How generated code writes integer `x` of a scalar field at `at + off`, or undefined for other
+ * fields; out of range, it calls `fail` with the index of the field's path.
+ */
+function scalarWrite(kind: FieldKind, off: number, pathIndex: number): string | undefined {
+  if (typeof kind !== 'string' || kind === 'u64' || kind === 's64') return undefined
+  const o = (i: number) => `buf[at + ${off + i}]`
+  const [lo, hi] = INT_RANGE[kind]
+  const check = `if (!(x >= ${lo} && x <= ${hi} && Number.isInteger(x))) fail(x, ${JSON.stringify(kind)}, ${pathIndex})`
+  const bytes: Record<IntKind, string[]> = {
+    u8: ['x'],
+    s8: ['x'],
+    u16: ['x', 'x >> 8'],
+    s16: ['x', 'x >> 8'],
+    be16: ['x >> 8', 'x'],
+    u32: ['x', 'x >> 8', 'x >> 16', 'x >>> 24'],
+    s32: ['x', 'x >> 8', 'x >> 16', 'x >>> 24'],
+    be32: ['x >>> 24', 'x >> 16', 'x >> 8', 'x'],
+  }
+  return `${check}; ${bytes[kind].map((e, i) => `${o(i)} = ${e}`).join('; ')}`
+}
+
+/**
+ * An encoder for the whole struct, generated once per declaration like its decoder: it clears the
+ * struct's bytes and writes integer fields inline, and other fields through their writers.
+ */
+function compileEncoder(
+  name: string,
+  layout: Array<{ key: string; kind: FieldKind; off: number }>,
+  size: number,
+) {
+  const writers: FieldWriter[] = []
+  const paths: string[] = []
+  const lines: string[] = []
+  for (const { key, kind, off } of layout) {
+    const path = `${name}.${key}`
+    const inline = scalarWrite(kind, off, paths.length)
+    const write = inline ? undefined : fieldWriter(path, kind)
+    if (!inline && !write) continue
+    paths.push(path)
+    const body = inline ?? `w[${writers.push(write as FieldWriter) - 1}](buf, at + ${off}, x)`
+    lines.push(`x = v[${JSON.stringify(key)}]; if (x !== undefined) { ${body} }`)
+  }
+  const clear =
+    size <= 64 ? `for (let j = at; j < at + ${size}; j++) buf[j] = 0` : `buf.fill(0, at, at + ${size})`
+  const fail = (x: unknown, kind: IntKind, i: number) => {
+    throw new EncodeError(`${x} does not fit ${kind}`, paths[i] as string)
+  }
+  const make = new Function(
+    'w',
+    'fail',
+    `return function encodeStruct(v, buf, at) { ${clear}; let x; ${lines.join('\n')} }`,
+  )
+  return make(writers, fail) as (v: Record<string, unknown>, buf: Buffer, at: number) => void
+}
+
 /** Declares a C structure; the declaration drives encode, decode and the value type. */
 export function struct<const F extends StructFields>(
   name: string,
@@ -315,10 +376,7 @@ export function struct<const F extends StructFields>(
   }
   const total = size
   const minSize = options.minSize ?? total
-  const writers = layout.flatMap(({ key, kind, off }) => {
-    const write = fieldWriter(`${name}.${key}`, kind)
-    return write ? [{ key, off, write }] : []
-  })
+  const encodeWhole = compileEncoder(name, layout, total)
   const whole = compileDecoder(layout)
   return {
     name,
@@ -326,16 +384,7 @@ export function struct<const F extends StructFields>(
     size: total,
     encode(value, into, at = 0) {
       const buf = into ?? Buffer.alloc(total)
-      if (into) {
-        // Small structs are cleared faster in JS than through Buffer#fill's native call.
-        if (total <= 64) for (let i = at; i < at + total; i++) buf[i] = 0
-        else buf.fill(0, at, at + total)
-      }
-      const v = value as Record<string, unknown>
-      for (const f of writers) {
-        const x = v[f.key]
-        if (x !== undefined) f.write(buf, at + f.off, x)
-      }
+      encodeWhole(value as Record<string, unknown>, buf, at)
       return buf
     },
     decode(buf, at = 0, path = name, end = buf.length) {

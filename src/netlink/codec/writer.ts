@@ -1,15 +1,27 @@
 /**
- * A growable byte buffer for building netlink messages. It can remember where each attribute
- * starts so that an extended-ack offset from the kernel can be turned back into a path.
+ * How much a Writer remembers of attribute paths: `track` records where each attribute starts, so
+ * that an extended-ack offset from the kernel can be turned back into a path; `name` only names
+ * attributes in encoding errors; `none` builds no path strings at all (bulk encoding: a request
+ * that fails is encoded again with `track` to say where).
  */
+export type PathMode = 'track' | 'name' | 'none'
+
+/** A growable byte buffer for building netlink messages. */
 export class Writer {
   buf: Buffer
   len = 0
   readonly marks: Array<{ offset: number; path: string }> | undefined
+  readonly namesPaths: boolean
 
-  constructor(initial = 256, trackPaths = true) {
+  constructor(initial = 256, paths: PathMode = 'track') {
     this.buf = Buffer.alloc(initial)
-    this.marks = trackPaths ? [] : undefined
+    this.marks = paths === 'track' ? [] : undefined
+    this.namesPaths = paths !== 'none'
+  }
+
+  /** The path of `key` inside `path`, when this writer names paths ('' otherwise). */
+  child(path: string, key: string): string {
+    return this.namesPaths ? (path ? `${path}.${key}` : key) : ''
   }
 
   /** Makes room for `n` more bytes and returns the offset where they start. */

@@ -171,18 +171,25 @@ export function actionRefs(specs: readonly Spec[] | undefined, refs: Refs): void
   }
 }
 
+/** tc_gen, the fields every action's parameters start with. */
+const gen = (index: number, action: number) => ({ index, capab: 0, action, refcnt: 0, bindcnt: 0 })
+
 /** The TCA_ACT_* value tc would send for an action. */
 export function encodeAction(a: Spec, ctx: EncodeContext): ActionAttrs {
-  const gen = (control: number) => ({ index: a.index ?? 0, capab: 0, action: control, refcnt: 0, bindcnt: 0 })
+  const index = a.index ?? 0
   let out: ActionAttrs
   switch (a.kind) {
     case 'gact':
-      out = { kind: 'gact', options: { parms: gen(encodeControl(a.action)) } }
+      out = { kind: 'gact', options: { parms: gen(index, encodeControl(a.action)) } }
       break
     case 'mirred': {
       const control = a.control ?? (a.action === 'redirect' ? 'stolen' : 'pipe')
       const parms = {
-        ...gen(encodeControl(control)),
+        index,
+        capab: 0,
+        action: encodeControl(control),
+        refcnt: 0,
+        bindcnt: 0,
         eaction: MIRRED_EACTION[a.direction][a.action],
         ifindex: ctx.ifindex(a.dev),
       }
@@ -191,7 +198,7 @@ export function encodeAction(a: Spec, ctx: EncodeContext): ActionAttrs {
     }
     case 'skbedit': {
       const o: SetValue<typeof skbeditAttrs> = {
-        parms: gen(encodeControl(a.control ?? 'pipe')),
+        parms: gen(index, encodeControl(a.control ?? 'pipe')),
       }
       if (a.queueMapping !== undefined) o.queueMapping = a.queueMapping
       if (a.priority !== undefined)
@@ -206,7 +213,7 @@ export function encodeAction(a: Spec, ctx: EncodeContext): ActionAttrs {
       const o: SetValue<typeof actBpfAttrs> = { fd: ctx.programFd(a.program) }
       const name = a.name ?? programName(a.program)
       if (name) o.name = name
-      o.parms = gen(encodeControl(a.control ?? 'pipe'))
+      o.parms = gen(index, encodeControl(a.control ?? 'pipe'))
       out = { kind: 'bpf', options: o }
       break
     }

@@ -149,36 +149,54 @@ const classid = z
   .string()
   .refine((s) => parseClassid(s) !== undefined && s !== 'root', 'a classid such as "1:10"')
   .optional()
-/** Dotted-quad IPv4 with an optional /len, parsed without regular expressions (bulk adds call it a lot). */
-function parseV4Prefix(text: string): { address: Uint8Array; prefixLength: number } | undefined {
-  const slash = text.indexOf('/')
-  const addr = slash < 0 ? text : text.slice(0, slash)
-  const parts = addr.split('.')
-  if (parts.length !== 4) return undefined
-  const address = new Uint8Array(4)
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i] as string
-    if (p.length === 0 || p.length > 3 || (p.length > 1 && p[0] === '0')) return undefined
-    let n = 0
-    for (let j = 0; j < p.length; j++) {
-      const c = p.charCodeAt(j) - 48
-      if (c < 0 || c > 9) return undefined
-      n = n * 10 + c
+/**
+ * Dotted-quad IPv4 with an optional /len as one number, address × 64 + length, or -1: bulk adds
+ * parse thousands, so this scans characters and allocates nothing.
+ */
+function parseV4Packed(text: string): number {
+  let address = 0
+  let i = 0
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (text.charCodeAt(i) !== 0x2e) return -1
+      i++
     }
-    if (n > 255) return undefined
-    address[i] = n
+    const first = i
+    let n = 0
+    for (let c = text.charCodeAt(i) - 48; c >= 0 && c <= 9 && i - first < 3; c = text.charCodeAt(++i) - 48)
+      n = n * 10 + c
+    const digits = i - first
+    if (digits === 0 || n > 255 || (digits > 1 && text.charCodeAt(first) === 48)) return -1
+    address = address * 256 + n
   }
-  if (slash < 0) return { address, prefixLength: 32 }
-  const len = text.slice(slash + 1)
-  if (!/^\d{1,2}$/.test(len) || Number(len) > 32) return undefined
-  return { address, prefixLength: Number(len) }
+  if (i === text.length) return address * 64 + 32
+  if (text.charCodeAt(i) !== 0x2f) return -1
+  const rest = text.length - i - 1
+  if (rest < 1 || rest > 2) return -1
+  let len = 0
+  for (let j = i + 1; j < text.length; j++) {
+    const c = text.charCodeAt(j) - 48
+    if (c < 0 || c > 9) return -1
+    len = len * 10 + c
+  }
+  return len > 32 ? -1 : address * 64 + len
+}
+
+function parseV4Prefix(text: string): { address: Uint8Array; prefixLength: number } | undefined {
+  const packed = parseV4Packed(text)
+  if (packed < 0) return undefined
+  const a = Math.floor(packed / 64)
+  return {
+    address: Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255),
+    prefixLength: packed % 64,
+  }
 }
 
 const parseAnyPrefix = (s: string) => parseV4Prefix(s) ?? parsePrefix(s)
 
 const v4prefix = z
   .string()
-  .refine((s) => parseV4Prefix(s) !== undefined, 'an IPv4 address or prefix, e.g. "10.0.0.0/8"')
+  .refine((s) => parseV4Packed(s) >= 0, 'an IPv4 address or prefix, e.g. "10.0.0.0/8"')
 const v6prefix = z
   .string()
   .refine((s) => parsePrefix(s)?.address.length === 16, 'an IPv6 address or prefix, e.g. "2001:db8::/32"')
@@ -383,13 +401,24 @@ function packKey8(keys: Key[], val: number, mask: number, off: number, field: st
 }
 
 function packAddress(keys: Key[], prefix: string, off: number, field: string): void {
-  const p = parseAnyPrefix(prefix)
+  const v4 = parseV4Packed(prefix)
+  if (v4 >= 0) {
+    const len = v4 % 64
+    packKey(keys, Math.floor(v4 / 64), len ? (0xffffffff << (32 - len)) >>> 0 : 0, off, 0, field)
+    return
+  }
+  const p = parsePrefix(prefix)
   if (!p) throw new MatchError(field, 'not an address')
   const b = Buffer.from(p.address)
-  const words = b.length / 4
-  if (words === 1) {
-    const mask = p.prefixLength ? (0xffffffff << (32 - p.prefixLength)) >>> 0 : 0
-    packKey(keys, b.readUInt32BE(0), mask, off, 0, field)
+  if (b.length === 4) {
+    packKey(
+      keys,
+      b.readUInt32BE(0),
+      p.prefixLength ? (0xffffffff << (32 - p.prefixLength)) >>> 0 : 0,
+      off,
+      0,
+      field,
+    )
     return
   }
   for (let i = 0; i < p.prefixLength; i += 32) {

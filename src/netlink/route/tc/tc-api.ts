@@ -8,6 +8,7 @@ import {
   NLM_F_CREATE,
   NLM_F_ECHO,
   NLM_F_EXCL,
+  Writer,
 } from '../../codec/index.ts'
 import { multicast$, NETLINK_ROUTE, type NetlinkSocket } from '../../socket/index.ts'
 import { closeFd, type NetnsRef } from '../../sys/index.ts'
@@ -182,6 +183,7 @@ function encodeFilterRequest(
   s: FilterSpecParsed,
   ifindex: number,
   ctx: EncodeContext,
+  into?: Writer,
 ) {
   const name = `filters.${op}`
   const protocol = parseProtocol(s.protocol ?? 'all') as number
@@ -204,6 +206,7 @@ function encodeFilterRequest(
       info: filterInfo(s.pref ?? 0, protocol),
     },
     attrs,
+    into,
   )
 }
 
@@ -560,8 +563,9 @@ export class FilterApi {
       if (d) checkQueues(name, d, s.actions, `[${i}].actions`)
     })
     const results = await withContext(this.devices, refs, name, (ctx) => {
+      const into = new Writer(parsed.length * 256, 'none')
       const reqs = parsed.map((s) =>
-        encodeFilterRequest('add', s, devs.get(s.dev)?.index ?? (s.dev as number), ctx),
+        encodeFilterRequest('add', s, devs.get(s.dev)?.index ?? (s.dev as number), ctx, into),
       )
       return this.sock.batch(reqs, name)
     })

@@ -11,6 +11,7 @@ import {
   NLM_F_EXCL,
   NLM_F_REPLACE,
   type SetValue,
+  type Writer,
 } from '../../codec/index.ts'
 import { RTM } from '../constants.ts'
 import { type Action, actionAttrs, actionList, toAction } from './action-kinds.ts'
@@ -84,17 +85,23 @@ function typeAndFlags(object: keyof typeof TYPES, op: TcRequestOp): [number, num
 
 export function qdiscRequest(op: TcRequestOp, header: TcmsgHeader, attrs: QdiscValue): EncodedRequest {
   const [type, flags] = typeAndFlags('qdisc', op)
-  return encodeRequest(qdiscMessage, type, flags, { family: 0, ...header }, attrs)
+  return encodeRequest(qdiscMessage, type, flags, header, attrs)
 }
 
 export function classRequest(op: TcRequestOp, header: TcmsgHeader, attrs: ClassValue): EncodedRequest {
   const [type, flags] = typeAndFlags('class', op)
-  return encodeRequest(classMessage, type, flags, { family: 0, ...header }, attrs)
+  return encodeRequest(classMessage, type, flags, header, attrs)
 }
 
-export function filterRequest(op: TcRequestOp, header: TcmsgHeader, attrs: FilterValue): EncodedRequest {
+/** `into`: a bulk writer (encodeRequest). */
+export function filterRequest(
+  op: TcRequestOp,
+  header: TcmsgHeader,
+  attrs: FilterValue,
+  into?: Writer,
+): EncodedRequest {
   const [type, flags] = typeAndFlags('filter', op)
-  return encodeRequest(filterMessage, type, flags, { family: 0, ...header }, attrs)
+  return encodeRequest(filterMessage, type, flags, header, attrs, into)
 }
 
 /** tcm_info of a filter: its pref in the upper half, the EtherType (network order) in the lower. */
