@@ -11,6 +11,7 @@ import {
   NLMSG_ERROR,
   parseAck,
   parseMessages,
+  Writer,
 } from '../src/netlink/codec/index.ts'
 import { RTM } from '../src/netlink/route/constants.ts'
 import { linkMessage } from '../src/netlink/route/link-attrs.ts'
@@ -58,6 +59,27 @@ describe('message framing', () => {
     )
     expect(req.pathAt(32)).toBe('ifname')
     expect(req.pathAt(40)).toBe('mtu')
+  })
+
+  test('bulk requests share one writer, build no paths, and still name attributes and errors', () => {
+    const into = new Writer(16, 'none')
+    const a = encodeRequest(linkMessage, RTM.NEWLINK, 0x600, { index: 7 }, { ifname: 'v0', mtu: 1400 }, into)
+    const b = encodeRequest(linkMessage, RTM.NEWLINK, 0x600, { index: 8 }, { mtu: 9000, ifname: 'v1' }, into)
+    const single = encodeRequest(linkMessage, RTM.NEWLINK, 0x600, { index: 7 }, { ifname: 'v0', mtu: 1400 })
+    expect(a.bytes.equals(single.bytes)).toBe(true)
+    expect(into.len).toBe(a.bytes.length + b.bytes.length)
+    expect(b.bytes.readUInt32LE(0)).toBe(b.bytes.length)
+    expect([a.pathAt(32), a.pathAt(40), b.pathAt(32), b.pathAt(40)]).toEqual([
+      'ifname',
+      'mtu',
+      'mtu',
+      'ifname',
+    ])
+    const bad = () =>
+      encodeRequest(linkMessage, RTM.NEWLINK, 0, {}, { ifname: 'v2', mtu: 2 ** 32 } as never, into)
+    expect(bad).toThrow(expect.objectContaining({ name: 'EncodeError', path: 'mtu' }))
+    expect(into.len).toBe(a.bytes.length + b.bytes.length)
+    expect(ackError('links.create', { errno: 22, offset: 40 }, b).attrPath).toBe('ifname')
   })
 })
 
