@@ -58,6 +58,32 @@ describe('NetlinkSocket.batch', () => {
     expect((await single).length).toBe(1)
   })
 
+  test('requests from a generator: one that throws stops the batch, and the datagrams already sent are carried out and answered', async () => {
+    using sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name, receiveBuffer: 4 << 20 })
+    let read = 0
+    function* lazy(n: number, failAt?: number) {
+      for (let i = 0; i < n; i++) {
+        if (i === failAt) throw new Error('source failed')
+        read++
+        yield newVeth(`bl${i}`)
+      }
+    }
+    expect(await sock.batch(lazy(120), 'links.create', 4 * 1024)).toEqual(new Array(120).fill(undefined))
+    expect(read).toBe(120)
+    for (let i = 0; i < 120; i++) expect(names().has(`bl${i}`)).toBe(true)
+    ns.ip('link', 'del', 'bl0')
+    read = 0
+    await expect(sock.batch(lazy(120, 70), 'links.create', 4 * 1024)).rejects.toThrow('source failed')
+    expect(read).toBe(70)
+    // Only bl0 was missing: the datagrams sent before the failure were answered (EEXIST for the rest).
+    expect(names().has('bl0')).toBe(true)
+    const after = await sock.request(
+      encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { ifname: 'lo' }),
+      'links.get',
+    )
+    expect(after.length).toBe(1)
+  })
+
   test('an empty batch resolves at once; a batch on a closed socket is refused', async () => {
     const sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name })
     const p = sock.batch([], 'nothing')

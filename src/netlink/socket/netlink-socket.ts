@@ -36,6 +36,7 @@ import {
   SOL_NETLINK,
   SOL_SOCKET,
   SysError,
+  sendInThread,
   sendTo,
   setsockoptInt,
   socket,
@@ -163,6 +164,8 @@ export class NetlinkSocket {
   private unwatch: (() => void) | undefined
   private dumpQueue: Promise<unknown> = Promise.resolve()
   private closed = false
+  /** Datagrams being sent from helper threads (batch). */
+  private sending = 0
   private readonly rx = Buffer.allocUnsafe(RX_SIZE)
 
   constructor(
@@ -223,70 +226,109 @@ export class NetlinkSocket {
    * datagram, and only its last asks for an ack (the kernel runs them in order and answers every
    * failure anyway). Resolves, in order, to undefined for each request that succeeded and to its
    * NetlinkError otherwise. Replies other than errors (echoes) are dropped.
+   *
+   * Datagrams are sent from a helper thread, one at a time and in order, and `reqs` is read as
+   * they are filled: a caller that encodes its requests lazily (a generator) encodes the next
+   * datagram while the kernel carries out the previous one. Such a caller must have validated
+   * every request first, since an exception from `reqs` stops the batch half-way.
    */
-  batch(
-    reqs: readonly EncodedRequest[],
+  async batch(
+    reqs: Iterable<EncodedRequest>,
     operation: string,
     datagramBytes = 32 * 1024,
   ): Promise<Array<Error | undefined>> {
-    if (this.closed) return Promise.reject(new SocketClosedError(operation))
-    const results = new Array<Error | undefined>(reqs.length).fill(undefined)
-    const chunks: Array<Promise<void>> = []
-    for (let start = 0; start < reqs.length; ) {
-      let end = start
-      let bytes = 0
-      while (
-        end < reqs.length &&
-        (end === start || bytes + (reqs[end] as EncodedRequest).bytes.length <= datagramBytes)
-      )
-        bytes += (reqs[end++] as EncodedRequest).bytes.length
-      chunks.push(this.sendChunk(reqs.slice(start, end), start, bytes, results, operation))
-      start = end
+    if (this.closed) throw new SocketClosedError(operation)
+    const results: Array<Error | undefined> = []
+    const acks: Array<Promise<void>> = []
+    let sent: Promise<void> = Promise.resolve()
+    let datagram = Buffer.allocUnsafe(datagramBytes)
+    let parts: EncodedRequest[] = []
+    let size = 0
+    const flush = async () => {
+      const chunk = parts
+      const bytes = datagram.subarray(0, size)
+      parts = []
+      size = 0
+      datagram = Buffer.allocUnsafe(datagramBytes)
+      // The previous datagram must be in before this one goes, so that the kernel keeps the order.
+      await sent
+      sent = this.sendChunk(chunk, results.length - chunk.length, bytes, results, operation, acks)
+      // Awaited by the next flush or at the end; until then its failure must not count as unhandled.
+      sent.catch(() => undefined)
     }
-    return Promise.all(chunks).then(() => results)
+    try {
+      for (const req of reqs) {
+        const n = req.bytes.length
+        if (size > 0 && size + n > datagramBytes) await flush()
+        if (n > datagram.length) datagram = Buffer.concat([datagram.subarray(0, size)], n)
+        req.bytes.copy(datagram, size)
+        size += n
+        parts.push(req)
+        results.push(undefined)
+      }
+      if (parts.length > 0) await flush()
+      await sent
+    } finally {
+      // Whatever went out is answered, even when reading `reqs` or sending failed.
+      await Promise.allSettled(acks)
+    }
+    await Promise.all(acks)
+    return results
   }
 
-  private sendChunk(
+  /**
+   * Numbers the requests already copied into `datagram`, sends it from a helper thread, and adds
+   * the promise of its acks to `acks`. Resolves once the kernel has taken the datagram.
+   */
+  private async sendChunk(
     reqs: EncodedRequest[],
     offset: number,
-    size: number,
+    datagram: Buffer,
     results: Array<Error | undefined>,
     op: string,
+    acks: Array<Promise<void>>,
   ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const datagram = Buffer.allocUnsafe(size)
-      const chunk: BatchChunk = {
-        seqs: [],
-        results,
-        offset,
-        done: (err) => {
-          for (const seq of chunk.seqs) this.batchParts.delete(seq)
-          if (err) reject(err)
-          else resolve()
-        },
-      }
-      let at = 0
-      reqs.forEach((req, i) => {
-        const seq = this.nextSeq()
-        const last = i === reqs.length - 1
-        const b = req.bytes
-        b.writeUInt16LE((b.readUInt16LE(6) & ~NLM_F_ACK) | NLM_F_REQUEST | (last ? NLM_F_ACK : 0), 6)
-        b.writeUInt32LE(seq, 8)
-        b.writeUInt32LE(0, 12)
-        b.copy(datagram, at)
-        at += b.length
-        chunk.seqs.push(seq)
-        this.batchParts.set(seq, { op, req, chunk, index: offset + i, last })
-      })
-      try {
-        if (sendTo(this.fd, datagram) === null) throw new SysError('sendto', Errno.EAGAIN)
-      } catch (e) {
-        chunk.done(e as Error)
-        return
-      }
-      this.drain()
-      this.updateWatch()
+    if (this.closed) throw new SocketClosedError(op)
+    let settle: (err?: Error) => void = () => {}
+    const acked = new Promise<void>((resolve, reject) => {
+      settle = (err) => (err ? reject(err) : resolve())
     })
+    acked.catch(() => undefined)
+    acks.push(acked)
+    const chunk: BatchChunk = {
+      seqs: [],
+      results,
+      offset,
+      done: (err) => {
+        for (const seq of chunk.seqs) this.batchParts.delete(seq)
+        settle(err)
+      },
+    }
+    let at = 0
+    reqs.forEach((req, i) => {
+      const seq = this.nextSeq()
+      const last = i === reqs.length - 1
+      const flags = datagram.readUInt16LE(at + 6)
+      datagram.writeUInt16LE((flags & ~NLM_F_ACK) | NLM_F_REQUEST | (last ? NLM_F_ACK : 0), at + 6)
+      datagram.writeUInt32LE(seq, at + 8)
+      datagram.writeUInt32LE(0, at + 12)
+      at += req.bytes.length
+      chunk.seqs.push(seq)
+      this.batchParts.set(seq, { op, req, chunk, index: offset + i, last })
+    })
+    this.updateWatch()
+    this.sending++
+    try {
+      if ((await sendInThread(this.fd, datagram)) === null) throw new SysError('sendto', Errno.EAGAIN)
+    } catch (e) {
+      chunk.done(e as Error)
+      throw e
+    } finally {
+      this.sending--
+      if (this.closed && this.sending === 0) closeFd(this.fd)
+    }
+    this.drain()
+    this.updateWatch()
   }
 
   /**
@@ -331,7 +373,9 @@ export class NetlinkSocket {
     for (const part of [...this.batchParts.values()])
       if (part.last) part.chunk.done(new SocketClosedError(part.op))
     this.events.complete()
-    closeFd(this.fd)
+    // A helper thread may still be sending on the fd: closing it now could hand its number to
+    // another file before the send runs.
+    if (this.sending === 0) closeFd(this.fd)
   }
 
   /** Closes the socket (`using`). */

@@ -49,7 +49,7 @@ export function libcFunction(name: string, retType: Ret, paramsType: DataType[])
   return { checked, tryCall }
 }
 
-/** Runs a libc function on a new thread; used only for the shared poll() wait. */
+/** Runs a libc function on a helper thread: the shared poll() wait, and bulk netlink sends. */
 export function libcFunctionThreaded(name: string, retType: Ret, paramsType: DataType[]) {
   return async (...args: unknown[]): Promise<number> => {
     const r = (await load({

@@ -1,5 +1,5 @@
 import { Errno, SysError } from './errno.ts'
-import { libcFunction, T } from './libc.ts'
+import { libcFunction, libcFunctionThreaded, T } from './libc.ts'
 
 export const AF_UNIX = 1
 export const AF_INET = 2
@@ -27,6 +27,7 @@ const setsockoptFn = libcFunction('setsockopt', T.I32, [T.I32, T.I32, T.I32, T.U
 const getsockoptFn = libcFunction('getsockopt', T.I32, [T.I32, T.I32, T.I32, T.U8Array, T.U8Array])
 const sendtoFn = libcFunction('sendto', T.I64, [T.I32, T.U8Array, T.U64, T.I32, T.U8Array, T.U32])
 const sendFn = libcFunction('send', T.I64, [T.I32, T.U8Array, T.U64, T.I32])
+const sendThreaded = libcFunctionThreaded('send', T.I64, [T.I32, T.U8Array, T.U64, T.I32])
 const recvFn = libcFunction('recv', T.I64, [T.I32, T.U8Array, T.U64, T.I32])
 const sendmsgFn = libcFunction('sendmsg', T.I64, [T.I32, T.U8Array, T.I32])
 const recvmsgFn = libcFunction('recvmsg', T.I64, [T.I32, T.U8Array, T.I32])
@@ -92,6 +93,18 @@ export function sendTo(fd: number, data: Buffer, addr?: Buffer, flags = 0): numb
   const n = addr
     ? sendtoFn.tryCall(fd, data, data.length, flags, addr, addr.length)
     : sendFn.tryCall(fd, data, data.length, flags)
+  if (n === -Errno.EAGAIN) return null
+  if (n < 0) throw new SysError('sendto', -n)
+  return n
+}
+
+/**
+ * As sendTo without an address, from a helper thread: the kernel's work for the datagram (a
+ * netlink request is carried out inside send) then runs beside the caller's JavaScript. Keep
+ * `data` alive and the fd open until it resolves.
+ */
+export async function sendInThread(fd: number, data: Buffer): Promise<number | null> {
+  const n = await sendThreaded(fd, data, data.length, 0)
   if (n === -Errno.EAGAIN) return null
   if (n < 0) throw new SysError('sendto', -n)
   return n

@@ -563,11 +563,14 @@ export class FilterApi {
       if (d) checkQueues(name, d, s.actions, `[${i}].actions`)
     })
     const results = await withContext(this.devices, refs, name, (ctx) => {
-      const into = new Writer(parsed.length * 256, 'none')
-      const reqs = parsed.map((s) =>
-        encodeFilterRequest('add', s, devs.get(s.dev)?.index ?? (s.dev as number), ctx, into),
-      )
-      return this.sock.batch(reqs, name)
+      // Everything that can fail was checked above, so requests are encoded as the socket reads
+      // them: the next datagram's while the kernel adds the filters of the last.
+      const into = new Writer(parsed.length * 192, 'none')
+      function* requests() {
+        for (const s of parsed)
+          yield encodeFilterRequest('add', s, devs.get(s.dev)?.index ?? (s.dev as number), ctx, into)
+      }
+      return this.sock.batch(requests(), name)
     })
     if (results.some((r) => r !== undefined)) throw new BulkError(name, results)
   }
