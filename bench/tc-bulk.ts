@@ -155,11 +155,39 @@ function tcBatch(): Result & {
 }
 
 // The first run in a fresh process pays for V8 warming up (zod, the codec); a long-running process
-// (a daemon using the library) runs warm, as the second run does. Each in its own namespace.
+// (a daemon using the library) runs warm, as the later runs do. Each run in its own namespace, and
+// both sides run RUNS times, alternating, so that the machine's load falls on both alike.
+const RUNS = quick ? 1 : 3
 const cold = await rxnetlink()
-const warm = await rxnetlink(true)
-const steady = warm.steady as { list: number; listCpu: number }
-const theirs = tcBatch()
+const warms: Result[] = []
+const tcs: Array<ReturnType<typeof tcBatch>> = []
+let steadyRun: { list: number; listCpu: number } | undefined
+for (let i = 0; i < RUNS; i++) {
+  const r = await rxnetlink(i === 0)
+  steadyRun ??= r.steady
+  warms.push(r)
+  tcs.push(tcBatch())
+}
+const steady = steadyRun as { list: number; listCpu: number }
+const mid = <T>(runs: T[], key: (r: T) => number) => medianOf(runs.map(key))
+const warm: Result = {
+  install: mid(warms, (r) => r.install),
+  installCpu: mid(warms, (r) => r.installCpu),
+  list: mid(warms, (r) => r.list),
+  listCpu: mid(warms, (r) => r.listCpu),
+  listed: Math.min(...warms.map((r) => r.listed)),
+}
+const theirs = {
+  install: mid(tcs, (r) => r.install),
+  installCpu: mid(tcs, (r) => r.installCpu),
+  list: mid(tcs, (r) => r.list),
+  listCpu: mid(tcs, (r) => r.listCpu),
+  listJson: mid(tcs, (r) => r.listJson),
+  listJsonCpu: mid(tcs, (r) => r.listJsonCpu),
+  steadyJson: mid(tcs, (r) => r.steadyJson),
+  steadyJsonCpu: mid(tcs, (r) => r.steadyJsonCpu),
+  listed: Math.min(...tcs.map((r) => r.listed)),
+}
 for (const [who, n] of [
   ['rxnetlink cold', cold.listed],
   ['rxnetlink warm', warm.listed],
@@ -169,7 +197,9 @@ for (const [who, n] of [
 const f = (x: number) => `${x.toFixed(0).padStart(6)} ms`
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`.padStart(7)
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
-log(`${COUNT} u32 filters with a mirred redirect, on a veth's clsact ingress (load average ${load})`)
+log(
+  `${COUNT} u32 filters with a mirred redirect, on a veth's clsact ingress; warm and tc: median of ${RUNS} runs (load average ${load})`,
+)
 log('                       wall                  CPU (user+sys)        tc ÷ rxnetlink (wall, CPU)')
 const row = (label: string, w: number, c: number, tw: number, tcpu: number) =>
   log(
@@ -186,7 +216,7 @@ const costMs = { unit: 'ms', higherIsBetter: false, kind: 'peer' } as const
 emit({
   script: 'tc-bulk',
   title: `${COUNT} u32 filters with a mirred redirect`,
-  parameters: { filters: COUNT },
+  parameters: { filters: COUNT, runs: RUNS },
   comparisons: [
     compare({
       case: 'install, cold (CPU)',
