@@ -1,6 +1,6 @@
 // Steering programs for TUNSETSTEERINGEBPF. tun runs the attached program (a socket filter) for
 // every frame the host sends out of the device and takes `(u16)return % attached queues` as the
-// queue. These are the simple ones; rss-program.ts holds the full RSS (Toeplitz) program.
+// queue. These are the simple ones; rss-steering-program.ts holds the full RSS (Toeplitz) program.
 import { z } from 'zod'
 import {
   type AsmItem,
