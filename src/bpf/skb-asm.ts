@@ -57,6 +57,23 @@ export function stackSlots<K extends string>(
 }
 
 /**
+ * A record of 8-byte aligned fields in the order given (sizes rounded up to 8): each field's
+ * offset, and the record's size. For records that live on the stack and are copied elsewhere
+ * whole (a map value), so both places share one layout.
+ */
+export function recordLayout<K extends string>(
+  sizes: Readonly<Record<K, number>>,
+): { readonly offsets: Readonly<Record<K, number>>; readonly size: number } {
+  let size = 0
+  const offsets: Record<string, number> = {}
+  for (const [name, bytes] of Object.entries(sizes) as Array<[K, number]>) {
+    offsets[name] = size
+    size += Math.ceil(bytes / 8) * 8
+  }
+  return { offsets: offsets as Record<K, number>, size }
+}
+
+/**
  * R0 = bpf_map_lookup_elem(map, fp + key), `map` an fd or a register holding the map (an inner
  * map's pointer); goto `miss` when there is no entry.
  */

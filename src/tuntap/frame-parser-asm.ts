@@ -30,7 +30,6 @@ import {
   R2,
   R3,
   R4,
-  R5,
   R6,
   R8,
   R9,
@@ -41,7 +40,7 @@ import {
   stxDW,
   stxW,
 } from '../bpf/asm.ts'
-import { copy16, skbLoadAt, skbLoadR2, stackSlots } from '../bpf/skb-asm.ts'
+import { copy16, recordLayout, skbLoadAt, skbLoadR2, stackSlots } from '../bpf/skb-asm.ts'
 import {
   ETH_P_8021AD,
   ETH_P_8021Q,
@@ -56,36 +55,41 @@ import {
 /** A FRAME field's value when the frame has no such thing (above every u16). */
 export const ABSENT = 0x10000
 
+const U64 = 8
+const ADDRESS = 16
+
 /**
- * The parse result: offsets of 8-byte fields (addresses: 16 bytes) in the FRAME record.
- * Numbers are in host order except `src`, `dst`, `ports` and the `_EX` addresses (as on the wire).
+ * The parse result, one record: numbers are u64 in host order; `src`, `dst`, `ports` and the
+ * `_EX` addresses are bytes as on the wire.
  */
-export const FRAME = {
+const frameLayout = recordLayout({
   /** The EtherType after the VLAN tags, or the TPID of a tag that could not be skipped. */
-  et: 0,
+  et: U64,
   /** The outermost tag's VLAN id. */
-  vid: 8,
+  vid: U64,
   /** 4 or 6 for a complete, well-formed IP header; else 0. */
-  net: 16,
+  net: U64,
   /** The upper-layer protocol (IPv4: also of fragments; IPv6: unknown after a fragment header). */
-  proto: 24,
-  sport: 32,
-  dport: 40,
+  proto: U64,
+  sport: U64,
+  dport: U64,
   /** IPv4 addresses take the first 4 bytes. */
-  src: 48,
-  dst: 64,
+  src: ADDRESS,
+  dst: ADDRESS,
   /** Source and destination port bytes (valid when `sport` is not ABSENT). */
-  ports: 80,
+  ports: U64,
   /** 1: IPv6 extension headers follow the fixed header. */
-  ext: 88,
+  ext: U64,
   /** 1: `srcExAddr` holds a Home Address option's address. */
-  srcEx: 96,
+  srcEx: U64,
   /** 1: `dstExAddr` holds a type 2 routing header's address. */
-  dstEx: 104,
-  srcExAddr: 112,
-  dstExAddr: 128,
-} as const
-export const FRAME_SIZE = 144
+  dstEx: U64,
+  srcExAddr: ADDRESS,
+  dstExAddr: ADDRESS,
+})
+/** Offsets of the FRAME fields in the record. */
+export const FRAME = frameLayout.offsets
+export const FRAME_SIZE = frameLayout.size
 
 /** Where FRAME lies on the stack (an offset from R10). */
 export const FRAME_AT = -FRAME_SIZE
@@ -101,6 +105,7 @@ const S = stackSlots(FRAME_AT, {
   next: 8, // IPv6: the next header value being looked at
   hnext: 8, // next header field of the extension header being walked
   hlen: 8, // its length in bytes
+  end: 8, // the offset just past it
   pos: 8, // IPv4: the transport offset; destination options: the option scan position
   tags: 8, // VLAN tags counted
   tlvn: 8, // options examined in this destination options header
@@ -147,10 +152,10 @@ function ethernet(offloadedTag: boolean): AsmItem[] {
       ? [
           ldxW(R2, R6, SkBuff.vlanPresent),
           jeqImm(R2, 0, 'fp_no_offloaded_tag'),
+          stDW(R10, S.tags, 1),
           ldxW(R2, R6, SkBuff.vlanTci),
           and64Imm(R2, 0xfff),
           stxDW(R10, F.vid, R2),
-          stDW(R10, S.tags, 1),
           label('fp_no_offloaded_tag'),
         ]
       : [],
@@ -263,9 +268,6 @@ function ipv4(portProtocols: readonly number[]): AsmItem[] {
   ]
 }
 
-/** The end of the extension header being walked, in R3. */
-const extEnd = (): AsmItem[] => [ldxDW(R3, R10, S.off), ldxDW(R4, R10, S.hlen), add64Reg(R3, R4)]
-
 /** Destination options: the first Home Address option (type 0xc9, length 16) of any header. */
 function homeAddress(): AsmItem[] {
   return [
@@ -282,7 +284,7 @@ function homeAddress(): AsmItem[] {
     add64Imm(R2, 1),
     stxDW(R10, S.tlvn, R2),
     ldxDW(R2, R10, S.pos),
-    extEnd(),
+    ldxDW(R3, R10, S.end),
     jgeReg(R2, R3, 'fp_ext_advance'),
     skbLoadAt(S.pos, 0, S.tmp, 1, 'fp_ext_advance'),
     ldxB(R2, R10, S.tmp),
@@ -296,18 +298,18 @@ function homeAddress(): AsmItem[] {
     // type and length, then the option's data, must be inside the header
     ldxDW(R2, R10, S.pos),
     add64Imm(R2, 2),
-    extEnd(),
+    ldxDW(R3, R10, S.end),
     jgtReg(R2, R3, 'fp_ext_advance'),
     skbLoadAt(S.pos, 0, S.tmp, 2, 'fp_ext_advance'),
-    ldxB(R5, R10, S.tmp + 1),
+    ldxB(R4, R10, S.tmp + 1),
     ldxDW(R2, R10, S.pos),
     add64Imm(R2, 2),
-    add64Reg(R2, R5),
-    extEnd(),
+    add64Reg(R2, R4),
+    ldxDW(R3, R10, S.end),
     jgtReg(R2, R3, 'fp_ext_advance'),
     ldxB(R3, R10, S.tmp),
     jneImm(R3, 0xc9, 'fp_tlv_next'),
-    jneImm(R5, 16, 'fp_tlv_next'),
+    jneImm(R4, 16, 'fp_tlv_next'),
     skbLoadAt(S.pos, 2, F.srcExAddr, 16, 'fp_ext_advance'),
     stDW(R10, F.srcEx, 1),
     ja('fp_ext_advance'),
@@ -374,6 +376,7 @@ function ipv6(portProtocols: readonly number[]): AsmItem[] {
     ldxDW(R2, R10, S.off),
     ldxDW(R3, R10, S.hlen),
     add64Reg(R2, R3),
+    stxDW(R10, S.end, R2),
     add64Imm(R2, -1),
     skbLoadR2(S.tmp + 8, 1, DONE),
     ldxDW(R2, R10, S.next),
@@ -399,9 +402,7 @@ function ipv6(portProtocols: readonly number[]): AsmItem[] {
     label('fp_ext_advance'),
     ldxDW(R2, R10, S.hnext),
     stxDW(R10, S.next, R2),
-    ldxDW(R2, R10, S.off),
-    ldxDW(R3, R10, S.hlen),
-    add64Reg(R2, R3),
+    ldxDW(R2, R10, S.end),
     stxDW(R10, S.off, R2),
     add64Imm(R8, 1),
     ja('fp_ext_loop'),
