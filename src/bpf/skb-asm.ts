@@ -40,7 +40,7 @@ import {
 /**
  * Stack slots laid out downwards from `top` (an offset from R10, 0 or negative): each named slot
  * gets its offset, sizes rounded up to 8 bytes (the verifier wants aligned 8-byte slots), and
- * `bottom` is where the next caller's slots start. Blocks that share a stack stack their layouts
+ * `bottom` is where the next caller's slots start. Blocks sharing the stack chain their layouts
  * this way instead of hand-counting offsets.
  */
 export function stackSlots<K extends string>(

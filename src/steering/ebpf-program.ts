@@ -59,7 +59,6 @@ import {
 import { mapLookup, skbLoadR2, stackSlots } from '../bpf/skb-asm.ts'
 import { ABSENT, FRAME, FRAME_AT, FRAME_SIZE, parseFrameAsm } from '../tuntap/frame-parser-asm.ts'
 import { RSS_BOTTOM, RSS_RESULT, rssQueueAsm } from '../tuntap/rss-hash-asm.ts'
-import { HASH_REPORT_VALUE } from '../tuntap/rss-hash-types.ts'
 import {
   CTX_DEFAULT_QUEUE,
   CTX_HASH_TYPES,
@@ -92,10 +91,7 @@ import {
 } from './ebpf-layout.ts'
 import { MAX_CONTEXT_ID, PORT_PROTOCOLS } from './model.ts'
 
-const NONE = ABSENT
 const NO_RULE = 0xffff
-
-const REPORT = HASH_REPORT_VALUE
 
 /** Where a context's RSS settings are in its record. */
 const CONTEXT_SETTINGS = {
@@ -110,7 +106,7 @@ const CONTEXT_SETTINGS = {
 /** The program's own stack slots, below the parser's and the RSS block's. */
 const S = stackSlots(RSS_BOTTOM, {
   ctx: 8, // the RSS context a rule picked (0: the default RSS)
-  fixed: 8, // the queue a rule fixed, or NONE
+  fixed: 8, // the queue a rule fixed, or ABSENT
   rule: 8, // the matching rule's index, or NO_RULE
   key0: 8, // u32 0, the key for map lookups
   gen: 8, // the configuration's generation
@@ -182,7 +178,7 @@ function rules(capacity: number): AsmItem[] {
   ]
   const port = (fact: number, val: number, mask: number): AsmItem[] => [
     ldxDW(R2, R4, fact),
-    jeqImm(R2, NONE, 'next_rule'),
+    jeqImm(R2, ABSENT, 'next_rule'),
     ldxH(R3, R9, RO + mask),
     and64Reg(R2, R3),
     ldxH(R3, R9, RO + val),
@@ -255,7 +251,7 @@ function trace(t: NonNullable<SteeringProgramOptions['trace']>): AsmItem[] {
     stxW(R0, 4, R2),
     ldxDW(R2, R10, S.ctx),
     ldxDW(R3, R10, S.fixed),
-    jeqImm(R3, NONE, 'trace_ctx'),
+    jeqImm(R3, ABSENT, 'trace_ctx'),
     mov64Imm(R2, NO_RULE),
     label('trace_ctx'),
     stxW(R0, 8, R2),
@@ -274,7 +270,7 @@ export function steeringProgramInsns(outer: HasFd, scratch: HasFd, o: SteeringPr
   return [
     mov64Reg(R6, R1),
     stDW(R10, S.ctx, 0),
-    mov64Imm(R0, NONE),
+    mov64Imm(R0, ABSENT),
     stxDW(R10, S.fixed, R0),
     mov64Imm(R0, NO_RULE),
     stxDW(R10, S.rule, R0),
@@ -292,7 +288,7 @@ export function steeringProgramInsns(outer: HasFd, scratch: HasFd, o: SteeringPr
 
     // the context: R7 = its record
     ldxDW(R2, R10, S.fixed),
-    jeqImm(R2, NONE, 'ctx_pick'),
+    jeqImm(R2, ABSENT, 'ctx_pick'),
     stDW(R10, S.ctx, 0),
     label('ctx_pick'),
     ldxDW(R2, R10, S.ctx),
@@ -304,7 +300,7 @@ export function steeringProgramInsns(outer: HasFd, scratch: HasFd, o: SteeringPr
     rssQueueAsm('spec', { reg: R4, at: 0 }, CONTEXT_SETTINGS),
 
     ldxDW(R2, R10, S.fixed),
-    jeqImm(R2, NONE, 'queue_final'),
+    jeqImm(R2, ABSENT, 'queue_final'),
     stxDW(R10, RSS_RESULT.queue, R2),
     label('queue_final'),
     o.trace ? trace(o.trace) : [],
@@ -320,4 +316,5 @@ export function steeringProgramInsns(outer: HasFd, scratch: HasFd, o: SteeringPr
 
 /** Size of one trace record: generation, rule, context, queue, hash, hash report (u32 each). */
 export const TRACE_RECORD_SIZE = 24
-export { NO_RULE, REPORT as TRACE_REPORT }
+export { HASH_REPORT_VALUE as TRACE_REPORT } from '../tuntap/rss-hash-types.ts'
+export { NO_RULE }
