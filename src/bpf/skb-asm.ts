@@ -9,9 +9,11 @@ import {
   BpfHelper,
   be,
   call,
+  type HasFd,
   jeqImm,
   jneImm,
   label,
+  ldMapFd,
   ldxB,
   ldxDW,
   mov32Reg,
@@ -29,10 +31,61 @@ import {
   R8,
   R9,
   R10,
+  type Reg,
   rsh64Imm,
   stxDW,
   xor64Reg,
 } from './asm.ts'
+
+/**
+ * Stack slots laid out downwards from `top` (an offset from R10, 0 or negative): each named slot
+ * gets its offset, sizes rounded up to 8 bytes (the verifier wants aligned 8-byte slots), and
+ * `bottom` is where the next caller's slots start. Blocks sharing the stack chain their layouts
+ * this way instead of hand-counting offsets.
+ */
+export function stackSlots<K extends string>(
+  top: number,
+  sizes: Readonly<Record<K, number>>,
+): Readonly<Record<K, number>> & { readonly bottom: number } {
+  let at = top
+  const slots: Record<string, number> = {}
+  for (const [name, size] of Object.entries(sizes) as Array<[K, number]>) {
+    at -= Math.ceil(size / 8) * 8
+    slots[name] = at
+  }
+  return { ...(slots as Record<K, number>), bottom: at }
+}
+
+/**
+ * A record of 8-byte aligned fields in the order given (sizes rounded up to 8): each field's
+ * offset, and the record's size. For records that live on the stack and are copied elsewhere
+ * whole (a map value), so both places share one layout.
+ */
+export function recordLayout<K extends string>(
+  sizes: Readonly<Record<K, number>>,
+): { readonly offsets: Readonly<Record<K, number>>; readonly size: number } {
+  let size = 0
+  const offsets: Record<string, number> = {}
+  for (const [name, bytes] of Object.entries(sizes) as Array<[K, number]>) {
+    offsets[name] = size
+    size += Math.ceil(bytes / 8) * 8
+  }
+  return { offsets: offsets as Record<K, number>, size }
+}
+
+/**
+ * R0 = bpf_map_lookup_elem(map, fp + key), `map` an fd or a register holding the map (an inner
+ * map's pointer); goto `miss` when there is no entry.
+ */
+export function mapLookup(map: HasFd | Reg, key: number, miss: string): AsmItem[] {
+  return [
+    typeof map === 'number' ? mov64Reg(R1, map) : ldMapFd(R1, map),
+    mov64Reg(R2, R10),
+    add64Imm(R2, key),
+    call(BpfHelper.mapLookupElem),
+    jeqImm(R0, 0, miss),
+  ]
+}
 
 /** bpf_skb_load_bytes(skb, R2, fp + dst, len), R2 set by the caller; on error goto `fail`. */
 export function skbLoadR2(dst: number, len: number, fail: string): AsmItem[] {
@@ -51,9 +104,9 @@ export function skbLoadAt(slot: number, add: number, dst: number, len: number, f
   return [ldxDW(R2, R10, slot), ...(add !== 0 ? [add64Imm(R2, add)] : []), ...skbLoadR2(dst, len, fail)]
 }
 
-/** Copies 16 bytes between stack slots (an IPv6 address). */
-export function copyStack16(from: number, to: number): AsmItem[] {
-  return [ldxDW(R2, R10, from), stxDW(R10, to, R2), ldxDW(R2, R10, from + 8), stxDW(R10, to + 8, R2)]
+/** Copies 16 bytes (an IPv6 address) from `base + from` to the stack slot `to`; clobbers R2. */
+export function copy16(base: Reg, from: number, to: number): AsmItem[] {
+  return [ldxDW(R2, base, from), stxDW(R10, to, R2), ldxDW(R2, base, from + 8), stxDW(R10, to + 8, R2)]
 }
 
 /**

@@ -1,7 +1,7 @@
 // Finds what RSS hashes in a frame: the IP addresses, the Mobile IPv6 addresses the `_EX` hash
 // types use, and the TCP/UDP ports. No I/O, no allocation on the hot path (parseFrameInto).
 //
-// Parsing decisions (the eBPF steering program must make the same ones):
+// Parsing decisions (the eBPF programs' parser, frame-parser-asm.ts, makes the same ones):
 // - Ethernet: up to MAX_VLAN_TAGS 802.1Q (0x8100) / 802.1ad (0x88a8) tags are skipped, in any
 //   order; a frame with more tags, or with an ethertype other than IPv4/IPv6, is not IP.
 // - IPv4: version must be 4, IHL >= 5 and the whole header (options included) present. A packet

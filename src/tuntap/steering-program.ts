@@ -1,27 +1,9 @@
 // Steering programs for TUNSETSTEERINGEBPF. tun runs the attached program (a socket filter) for
 // every frame the host sends out of the device and takes `(u16)return % attached queues` as the
-// queue. These are the simple ones; rss-program.ts holds the full RSS (Toeplitz) program.
+// queue. These are the simple ones; rss-steering-program.ts holds the full RSS (Toeplitz) program.
 import { z } from 'zod'
-import {
-  type AsmItem,
-  add64Imm,
-  BpfHelper,
-  BpfMap,
-  BpfProgram,
-  call,
-  exit,
-  jeqImm,
-  label,
-  ldMapFd,
-  ldxW,
-  mov64Imm,
-  mov64Reg,
-  R0,
-  R1,
-  R2,
-  R10,
-  stW,
-} from '../bpf/index.ts'
+import { type AsmItem, BpfMap, BpfProgram, exit, label, ldxW, mov64Imm, R0, R10, stW } from '../bpf/index.ts'
+import { mapLookup } from '../bpf/skb-asm.ts'
 import { parseTapInput } from './tap-errors.ts'
 
 const queueSchema = z
@@ -45,11 +27,7 @@ export function loadConstantSteering(queue: number): BpfProgram {
 export function selectorQueueInsns(selector: { fd: number }): AsmItem[] {
   return [
     stW(R10, -4, 0),
-    ldMapFd(R1, selector),
-    mov64Reg(R2, R10),
-    add64Imm(R2, -4),
-    call(BpfHelper.mapLookupElem),
-    jeqImm(R0, 0, 'miss'),
+    mapLookup(selector, -4, 'miss'),
     ldxW(R0, R0, 0),
     exit(),
     label('miss'),
