@@ -31,8 +31,9 @@ export interface EncodedRequest {
 /**
  * Encodes a whole request message; the socket fills in seq and pid when it sends it. With `into`
  * (bulk requests: a writer made with paths 'none'), the message is appended to it and no
- * attribute paths are built: they are worked out again only for a request the kernel refuses, or one that fails to
- * encode (which then throws the same error, with its path).
+ * attribute paths are built: they are worked out again only for a request the kernel refuses,
+ * or for one that fails to encode (which then throws the same error, with its path, and leaves
+ * `into` as it was).
  */
 export function encodeRequest<H extends StructFields, D extends AttrDecls>(
   spec: MessageSpec<H, D>,
@@ -52,6 +53,8 @@ export function encodeRequest<H extends StructFields, D extends AttrDecls>(
   try {
     encodeInto(into, spec, type, flags, header, attrs, start)
   } catch (e) {
+    // Padding is written by leaving bytes as they are: the next message needs these zeroed.
+    into.buf.fill(0, start, into.len)
     into.len = start
     encodeInto(new Writer(256), spec, type, flags, header, attrs)
     throw e
