@@ -84,6 +84,14 @@ describe('NetlinkSocket.batch', () => {
     expect(after.length).toBe(1)
   })
 
+  test('by default a datagram holds what the send buffer takes: a small buffer still carries a large batch', async () => {
+    using sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name, sendBuffer: 4096 })
+    const reqs = Array.from({ length: 300 }, (_, i) => newVeth(`bs${i}`))
+    expect(await sock.batch(reqs, 'links.create')).toEqual(new Array(300).fill(undefined))
+    const present = names()
+    expect(reqs.every((_, i) => present.has(`bs${i}`))).toBe(true)
+  })
+
   test('an empty batch resolves at once; a batch on a closed socket is refused', async () => {
     const sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name })
     const p = sock.batch([], 'nothing')

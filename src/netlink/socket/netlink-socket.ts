@@ -21,6 +21,7 @@ import {
   closeFd,
   Errno,
   getsockname,
+  getsockoptInt,
   inNetns,
   MSG_TRUNC,
   type NetnsRef,
@@ -223,8 +224,9 @@ export class NetlinkSocket {
 
   /**
    * Sends many requests with few system calls: as many as fit in `datagramBytes` go out in one
-   * datagram, and only its last asks for an ack (the kernel runs them in order and answers every
-   * failure anyway). Resolves, in order, to undefined for each request that succeeded and to its
+   * datagram (by default as much as the socket's send buffer takes, up to 128 KiB: fewer, larger
+   * datagrams cost fewer trips to the helper thread), and only its last asks for an ack (the
+   * kernel runs them in order and answers every failure anyway). Resolves, in order, to undefined for each request that succeeded and to its
    * NetlinkError otherwise. Replies other than errors (echoes) are dropped.
    *
    * Datagrams are sent from a helper thread, one at a time and in order, and `reqs` is read as
@@ -235,7 +237,7 @@ export class NetlinkSocket {
   async batch(
     reqs: Iterable<EncodedRequest>,
     operation: string,
-    datagramBytes = 32 * 1024,
+    datagramBytes = this.largestDatagram(),
   ): Promise<Array<Error | undefined>> {
     if (this.closed) throw new SocketClosedError(operation)
     const results: Array<Error | undefined> = []
@@ -274,6 +276,12 @@ export class NetlinkSocket {
     }
     await Promise.all(acks)
     return results
+  }
+
+  /** The kernel refuses a datagram longer than the send buffer less its own 32 bytes (EMSGSIZE). */
+  private largestDatagram(): number {
+    if (this.closed) return 0
+    return Math.min(128 * 1024, getsockoptInt(this.fd, SOL_SOCKET, SO_SNDBUF) - 64)
   }
 
   /**
