@@ -35,15 +35,22 @@ export function ethtoolIn(netns: string, ...args: string[]): string {
  * its ports into the test's namespace, and removed in afterAll.
  */
 export class Netdevsim {
+  readonly id: number
   readonly handle: string
-  constructor(
-    readonly id: number,
-    ports: number,
-    queues: number,
-  ) {
+  /** `id` is the first one tried: test files run side by side, one may take it first. */
+  constructor(id: number, ports: number, queues: number) {
     if (!existsSync('/sys/bus/netdevsim/new_device'))
       throw new Error('netdevsim is not loaded: lab tests run only inside the kernel lab guest')
-    writeFileSync('/sys/bus/netdevsim/new_device', `${id} ${ports} ${queues}`)
+    for (let tries = 1; ; tries++, id++) {
+      try {
+        writeFileSync('/sys/bus/netdevsim/new_device', `${id} ${ports} ${queues}`)
+        break
+      } catch (e) {
+        // the kernel's answer to a taken id
+        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC' || tries === 8) throw e
+      }
+    }
+    this.id = id
     this.handle = `netdevsim/netdevsim${id}`
   }
   get sysfs(): string {

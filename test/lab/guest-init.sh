@@ -36,7 +36,8 @@ mount -t bpf bpf $H/sys/fs/bpf 2>/dev/null
 mount -t debugfs debugfs $H/sys/kernel/debug 2>/dev/null
 mkdir -p $H/tmp/lab-results $H/tmp/lab-cache
 mount --bind /results $H/tmp/lab-results
-# vite's and vitest's module cache, kept on the host between runs (test/lab/.cache/<kernel>/vitest-cache).
+# vitest's cache dir, kept on the host between runs (test/lab/.cache/<kernel>/vitest-cache): the test
+# files' durations, so that the slowest one starts first.
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 labcache $H/tmp/lab-cache || echo "[lab guest] no cache share"
 
 P=$(cat /results/project-dir)
