@@ -154,11 +154,15 @@ function tcBatch(): Result & {
   }
 }
 
-// The first run in a fresh process pays for V8 warming up (zod, the codec); a long-running process
-// (a daemon using the library) runs warm, as the later runs do. Each run in its own namespace, and
-// both sides run RUNS times, alternating, so that the machine's load falls on both alike.
+// The first run in a fresh process pays for V8 warming up (zod, the codec); V8 goes on optimizing
+// through the next two (measured: installs take ~170 ms in runs 2–3, ~130 ms from run 4 on). A
+// long-running process (a daemon using the library) runs warm: WARMUP untimed runs, then RUNS
+// timed ones. Each run in its own namespace; tc's runs alternate with ours, so that the machine's
+// load falls on both alike.
 const RUNS = quick ? 1 : 3
+const WARMUP = quick ? 0 : 2
 const cold = await rxnetlink()
+for (let i = 0; i < WARMUP; i++) await rxnetlink()
 const warms: Result[] = []
 const tcs: Array<ReturnType<typeof tcBatch>> = []
 let steadyRun: { list: number; listCpu: number } | undefined
@@ -198,7 +202,7 @@ const f = (x: number) => `${x.toFixed(0).padStart(6)} ms`
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`.padStart(7)
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 log(
-  `${COUNT} u32 filters with a mirred redirect, on a veth's clsact ingress; warm and tc: median of ${RUNS} runs (load average ${load})`,
+  `${COUNT} u32 filters with a mirred redirect, on a veth's clsact ingress; warm: median of ${RUNS} runs after ${WARMUP} untimed ones; tc: median of ${RUNS} (load average ${load})`,
 )
 log('                       wall                  CPU (user+sys)        tc ÷ rxnetlink (wall, CPU)')
 const row = (label: string, w: number, c: number, tw: number, tcpu: number) =>
@@ -216,7 +220,7 @@ const costMs = { unit: 'ms', higherIsBetter: false, kind: 'peer' } as const
 emit({
   script: 'tc-bulk',
   title: `${COUNT} u32 filters with a mirred redirect`,
-  parameters: { filters: COUNT, runs: RUNS },
+  parameters: { filters: COUNT, runs: RUNS, warmup: WARMUP },
   comparisons: [
     compare({
       case: 'install, cold (CPU)',

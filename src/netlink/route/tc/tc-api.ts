@@ -164,6 +164,8 @@ function checkFilterCommon(s: { parent: string; protocol?: string | number | und
   if (issues.length) throw new InvalidInputError(op, issues)
 }
 
+const filterSpecsSchema = z.array(filterSpecSchema)
+
 /** The request tc would send for a filter, once device names and programs are resolved. */
 export function buildFilterRequest(
   op: Exclude<TcOperation, 'delete'>,
@@ -535,7 +537,7 @@ export class FilterApi {
    */
   async addAll(specs: FilterSpec[]): Promise<void> {
     const name = 'filters.addAll'
-    const parsed = parseInput(z.array(filterSpecSchema), specs, name)
+    const parsed = parseInput(filterSpecsSchema, specs, name)
     parsed.forEach((s, i) => {
       try {
         checkFilterCommon(s, name)
