@@ -92,6 +92,27 @@ describe('NetlinkSocket.batch', () => {
     expect(reqs.every((_, i) => present.has(`bs${i}`))).toBe(true)
   })
 
+  test('closing the socket while a batch is being sent fails the batch; nothing is left waiting', async () => {
+    const sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name, sendBuffer: 8 * 1024 })
+    const batch = sock.batch(
+      Array.from({ length: 400 }, (_, i) => newVeth(`bc${i}`)),
+      'links.create',
+    )
+    setImmediate(() => sock.close())
+    await expect(batch).rejects.toBeInstanceOf(SocketClosedError)
+    // The namespace is still usable from a new socket, and some of the links were created.
+    using again = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name })
+    const lo = await again.request(
+      encodeRequest(linkMessage, RTM.GETLINK, 0, {}, { ifname: 'lo' }),
+      'links.get',
+    )
+    expect(lo.length).toBe(1)
+    // Only the first datagram was on its way when the socket closed.
+    const made = [...names()].filter((n) => /^bc\d+$/.test(n)).length
+    expect(made).toBeGreaterThan(0)
+    expect(made).toBeLessThan(400)
+  })
+
   test('an empty batch resolves at once; a batch on a closed socket is refused', async () => {
     const sock = new NetlinkSocket(NETLINK_ROUTE, { netns: ns.name })
     const p = sock.batch([], 'nothing')
