@@ -1,5 +1,6 @@
 import type { z } from 'zod'
 import { SysError } from '../netlink/sys/index.ts'
+import { parseOr } from '../netlink/validate.ts'
 
 /** One field of caller input that failed validation (`key`, `table[5]`). */
 export interface InputIssue {
@@ -98,23 +99,11 @@ export function bpfFailure(operation: string, err: unknown, what = 'object'): Bp
   return new BpfError({ kind: 'system', operation, errno: err.code, cause: err })
 }
 
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = ''
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p)
-  return out
-}
-
 /** Validates caller input; throws BpfError('invalid-input') naming each bad field. */
 export function parseBpfInput<S extends z.ZodType>(
   schema: S,
   input: unknown,
   operation: string,
 ): z.output<S> {
-  const r = schema.safeParse(input)
-  if (r.success) return r.data
-  throw new BpfError({
-    kind: 'invalid-input',
-    operation,
-    issues: r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
-  })
+  return parseOr(schema, input, (issues) => new BpfError({ kind: 'invalid-input', operation, issues }))
 }

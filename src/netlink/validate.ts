@@ -14,18 +14,30 @@ export class InvalidInputError extends Error {
   }
 }
 
+/** A zod issue path as users write it: `['peer', 'name']` → `peer.name`, `['table', 5]` → `table[5]`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = ''
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p)
   return out
 }
 
+/** A zod error's issues, each with its path formatted (formatPath). */
+export function inputIssues(error: z.ZodError): Array<{ path: string; message: string }> {
+  return error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }))
+}
+
 /** Validates input at the public boundary; throws InvalidInputError naming each bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, operation: string): z.output<S> {
+  return parseOr(schema, input, (issues) => new InvalidInputError(operation, issues))
+}
+
+/** Validates input; on failure throws the error `fail` makes of the formatted issues (each module's own class). */
+export function parseOr<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  fail: (issues: Array<{ path: string; message: string }>) => Error,
+): z.output<S> {
   const r = schema.safeParse(input)
   if (r.success) return r.data
-  throw new InvalidInputError(
-    operation,
-    r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
-  )
+  throw fail(inputIssues(r.error))
 }

@@ -4,6 +4,7 @@
 
 import { z } from 'zod'
 import { BpfMap, BpfProgram } from '../bpf/index.ts'
+import { inputIssues } from '../netlink/validate.ts'
 import type { HashReport } from '../tuntap/rss-hash-types.ts'
 import { type Classifier, classifier } from './classifier.ts'
 import { encodeLayout, layoutSize } from './ebpf-layout.ts'
@@ -105,7 +106,7 @@ export class EbpfSteering implements Disposable {
     const o = optionsSchema.safeParse(options)
     if (!o.success)
       throw new SteeringConfigError(
-        o.error.issues.map((i) => ({ field: `options.${i.path.join('.')}`, message: i.message })),
+        inputIssues(o.error).map((i) => ({ field: `options.${i.path}`, message: i.message })),
       )
     const { kind, ruleCapacity, queues, trace } = o.data
     const parsed = parseSteeringConfig(config, { ...(queues ? { queues } : {}), maxRules: ruleCapacity })

@@ -5,7 +5,7 @@
 // No I/O.
 
 import { z } from 'zod'
-import { type RssConfig, type RssConfigInput, rssConfigSchema } from '../tuntap/rss-config.ts'
+import { fieldPath, type RssConfig, type RssConfigInput, rssConfigSchema } from '../tuntap/rss-config.ts'
 import { HASH_TYPES, type HashType } from '../tuntap/rss-hash-types.ts'
 import { microsoftRssKey } from '../tuntap/toeplitz.ts'
 import { parsePrefix } from '../util/ip.ts'
@@ -172,12 +172,6 @@ export class SteeringConfigError extends Error {
     this.field = list[0]!.field
     this.issues = list
   }
-}
-
-function fieldPath(path: readonly PropertyKey[]): string {
-  let out = ''
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`
-  return out === '' ? '(config)' : out
 }
 
 function maskBytes(length: number, bytes: number): Uint8Array {

@@ -2,6 +2,7 @@
 // schema and the typed error raised for bad input. No I/O.
 
 import { z } from 'zod'
+import { formatPath } from '../netlink/validate.ts'
 import {
   HASH_TYPE_BIT,
   HASH_TYPES,
@@ -66,12 +67,7 @@ export class RssConfigError extends Error {
 
 /** `['table', 5]` → `table[5]`; `[]` → `(config)`. */
 export function fieldPath(path: readonly PropertyKey[]): string {
-  let out = ''
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`
-    else out += out === '' ? String(p) : `.${String(p)}`
-  }
-  return out === '' ? '(config)' : out
+  return formatPath(path) || '(config)'
 }
 
 function isPowerOfTwo(n: number): boolean {

@@ -1,5 +1,6 @@
 import type { z } from 'zod'
 import { Errno, SysError } from '../netlink/sys/index.ts'
+import { parseOr } from '../netlink/validate.ts'
 
 export interface TapInputIssue {
   readonly path: string
@@ -88,22 +89,10 @@ export function tapFailure(operation: string, err: unknown): TapError {
   return new TapError({ kind: 'system', operation, errno: err.code, cause: err })
 }
 
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = ''
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p)
-  return out
-}
-
 export function parseTapInput<S extends z.ZodType>(
   schema: S,
   input: unknown,
   operation: string,
 ): z.output<S> {
-  const r = schema.safeParse(input)
-  if (r.success) return r.data
-  throw new TapError({
-    kind: 'invalid-input',
-    operation,
-    issues: r.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
-  })
+  return parseOr(schema, input, (issues) => new TapError({ kind: 'invalid-input', operation, issues }))
 }
