@@ -1,7 +1,7 @@
-import { Observable } from 'rxjs'
+import type { Observable } from 'rxjs'
 import { z } from 'zod'
 import { EncodeError } from '../netlink/codec/index.ts'
-import { decodeGeneric, GenericSocket } from '../netlink/generic/index.ts'
+import { decodeGeneric, GenericSocket, rawNotifications$ } from '../netlink/generic/index.ts'
 import { macSchema, netnsSchema } from '../netlink/route/link-schema.ts'
 import { closeFd, type NetnsRef, netnsPath, O_CLOEXEC, openPath } from '../netlink/sys/index.ts'
 import { InvalidInputError, parseInput } from '../netlink/validate.ts'
@@ -654,38 +654,17 @@ export function toDevlinkEvent(cmd: number, a: Attrs): DevlinkEvent {
 
 /** devlink notifications of a namespace as typed events. Cold: subscribing opens a socket. */
 export function devlinkEvents$(options: DevlinkOptions = {}): Observable<DevlinkEvent> {
-  return new Observable<DevlinkEvent>((subscriber) => {
-    let gs: Sock | undefined
-    let closed = false
-    let inner: { unsubscribe(): void } | undefined
-    GenericSocket.open(DEVLINK_GENL_NAME, devlinkAttrs, {
-      netns: options.netns,
-      receiveBuffer: 4 * 1024 * 1024,
-    }).then(
-      (s) => {
-        if (closed) return s.close()
-        gs = s
-        inner = s.rawNotifications([DEVLINK_MCGRP_CONFIG]).subscribe({
-          next: (e) => {
-            if (e.kind === 'overrun') return subscriber.next({ type: 'overrun' })
-            let ev: DevlinkEvent
-            try {
-              ev = toDevlinkEvent(e.cmd, decodeGeneric(devlinkAttrs, e.message))
-            } catch {
-              ev = { type: 'other', cmd: e.cmd, handle: '' }
-            }
-            subscriber.next(ev)
-          },
-          error: (err: unknown) => subscriber.error(err),
-          complete: () => subscriber.complete(),
-        })
-      },
-      (err: unknown) => subscriber.error(err),
-    )
-    return () => {
-      closed = true
-      inner?.unsubscribe()
-      gs?.close()
-    }
-  })
+  return rawNotifications$(
+    DEVLINK_GENL_NAME,
+    [DEVLINK_MCGRP_CONFIG],
+    (e): DevlinkEvent => {
+      if (e.kind === 'overrun') return { type: 'overrun' }
+      try {
+        return toDevlinkEvent(e.cmd, decodeGeneric(devlinkAttrs, e.message))
+      } catch {
+        return { type: 'other', cmd: e.cmd, handle: '' }
+      }
+    },
+    { netns: options.netns },
+  )
 }

@@ -1,7 +1,12 @@
-import { Observable } from 'rxjs'
+import type { Observable } from 'rxjs'
 import { z } from 'zod'
 import { attrSet } from '../netlink/codec/index.ts'
-import { decodeGeneric, FamilyNotFoundError, GenericSocket } from '../netlink/generic/index.ts'
+import {
+  decodeGeneric,
+  FamilyNotFoundError,
+  GenericSocket,
+  rawNotifications$,
+} from '../netlink/generic/index.ts'
 import { netnsSchema } from '../netlink/route/link-schema.ts'
 import type { NetnsRef } from '../netlink/sys/index.ts'
 import { InvalidInputError, parseInput } from '../netlink/validate.ts'
@@ -585,31 +590,12 @@ export function openEthtool(options: EthtoolOptions = {}): Promise<EthtoolClient
 
 /** The ethtool monitor group of a namespace as typed events. Cold: subscribing opens a socket. */
 export function ethtoolEvents$(options: { netns?: NetnsRef } = {}): Observable<EthtoolEvent> {
-  return new Observable<EthtoolEvent>((subscriber) => {
-    let gs: GenericSocket<Record<string, never>> | undefined
-    let closed = false
-    let inner: { unsubscribe(): void } | undefined
-    GenericSocket.open('ethtool', none, { netns: options.netns, receiveBuffer: 4 * 1024 * 1024 }).then(
-      (s) => {
-        if (closed) return s.close()
-        gs = s
-        inner = s.rawNotifications([ETHTOOL_MCGRP_MONITOR]).subscribe({
-          next: (e) => {
-            if (e.kind === 'overrun') return subscriber.next({ type: 'overrun' })
-            subscriber.next(toEvent(e.cmd, e.message))
-          },
-          error: (err: unknown) => subscriber.error(err),
-          complete: () => subscriber.complete(),
-        })
-      },
-      (err: unknown) => subscriber.error(err),
-    )
-    return () => {
-      closed = true
-      inner?.unsubscribe()
-      gs?.close()
-    }
-  })
+  return rawNotifications$(
+    'ethtool',
+    [ETHTOOL_MCGRP_MONITOR],
+    (e): EthtoolEvent => (e.kind === 'overrun' ? { type: 'overrun' } : toEvent(e.cmd, e.message)),
+    { netns: options.netns },
+  )
 }
 
 function toEvent(cmd: number, message: Parameters<typeof decodeGeneric>[1]): EthtoolEvent {

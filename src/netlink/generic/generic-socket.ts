@@ -3,6 +3,7 @@ import {
   type AttrDecls,
   type AttrSet,
   type AttrValues,
+  attrSet,
   decodeMessage,
   encodeRequest,
   type MessageSpec,
@@ -71,15 +72,11 @@ export async function resolveFamily(sock: NetlinkSocket, name: string): Promise<
  * declared set, notifications by multicast group name.
  */
 export class GenericSocket<D extends AttrDecls> {
-  private readonly spec: MessageSpec<typeof genlmsghdr.fields, D>
-
   private constructor(
     readonly sock: NetlinkSocket,
     readonly family: GenericFamily,
     readonly attrs: AttrSet<D>,
-  ) {
-    this.spec = messageSpec(genlmsghdr, attrs)
-  }
+  ) {}
 
   /** Opens a socket and resolves the family by name; FamilyNotFoundError when the kernel lacks it. */
   static async open<D extends AttrDecls>(
@@ -170,19 +167,7 @@ export class GenericSocket<D extends AttrDecls> {
 
   /** Notifications of the named multicast groups, decoded; `overrun` when some were lost. */
   notifications(groups: readonly string[]): Observable<GenericEvent<D>> {
-    const ids = groups.map((g) => {
-      const id = this.family.groups.get(g)
-      if (id === undefined) throw new Error(`family ${this.family.name} has no multicast group '${g}'`)
-      return id
-    })
-    return this.sock.notifications(ids).pipe(
-      filter((e: NetlinkEvent) => e.kind === 'overrun' || e.message.type === this.family.id),
-      map((e): GenericEvent<D> => {
-        if (e.kind === 'overrun') return { kind: 'overrun' }
-        const { header, attrs } = decodeMessage(this.spec, e.message)
-        return { kind: 'message', cmd: header.cmd, attrs }
-      }),
-    )
+    return this.rawNotifications(groups).pipe(map((e) => decodeEvent(this.attrs, e)))
   }
 
   /** Closes the socket. */
@@ -217,22 +202,31 @@ export type GenericEvent<D extends AttrDecls> =
   | { kind: 'message'; cmd: number; attrs: AttrValues<D> }
   | { kind: 'overrun' }
 
-/** A cold Observable of a family's notifications on a socket of its own. */
-export function genericNotifications$<D extends AttrDecls>(
+function decodeEvent<D extends AttrDecls>(attrs: AttrSet<D>, e: RawGenericEvent): GenericEvent<D> {
+  return e.kind === 'overrun' ? e : { kind: 'message', cmd: e.cmd, attrs: decodeGeneric(attrs, e.message) }
+}
+
+const noAttrs = attrSet('none', {})
+
+/**
+ * A cold Observable of a family's notifications on a socket of its own (opened on subscribe,
+ * closed on unsubscribe), each raw message or overrun made into an event by `toEvent`.
+ */
+export function rawNotifications$<T>(
   name: string,
-  attrs: AttrSet<D>,
   groups: readonly string[],
+  toEvent: (e: RawGenericEvent) => T,
   options: SocketOptions = {},
-): Observable<GenericEvent<D>> {
-  return new Observable<GenericEvent<D>>((subscriber) => {
-    let gs: GenericSocket<D> | undefined
+): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    let gs: GenericSocket<Record<string, never>> | undefined
     let closed = false
     let inner: { unsubscribe(): void } | undefined
-    GenericSocket.open(name, attrs, { receiveBuffer: 4 * 1024 * 1024, ...options }).then(
+    GenericSocket.open(name, noAttrs, { receiveBuffer: 4 * 1024 * 1024, ...options }).then(
       (s) => {
         if (closed) return s.close()
         gs = s
-        inner = s.notifications(groups).subscribe(subscriber)
+        inner = s.rawNotifications(groups).pipe(map(toEvent)).subscribe(subscriber)
       },
       (e: unknown) => subscriber.error(e),
     )
@@ -242,4 +236,14 @@ export function genericNotifications$<D extends AttrDecls>(
       gs?.close()
     }
   })
+}
+
+/** A cold Observable of a family's notifications, decoded with one attribute set. */
+export function genericNotifications$<D extends AttrDecls>(
+  name: string,
+  attrs: AttrSet<D>,
+  groups: readonly string[],
+  options: SocketOptions = {},
+): Observable<GenericEvent<D>> {
+  return rawNotifications$(name, groups, (e) => decodeEvent(attrs, e), options)
 }
