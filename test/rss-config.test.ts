@@ -28,7 +28,17 @@ function errorOf(fn: () => unknown): RssConfigError {
 
 describe('hash type and report numbering', () => {
   it('bits follow virtio (IPv4 0 … UDP_EX 8)', () => {
-    expect(HASH_TYPES.map((t) => HASH_TYPE_BIT[t])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8])
+    expect(HASH_TYPE_BIT).toEqual({
+      ipv4: 0,
+      tcpv4: 1,
+      udpv4: 2,
+      ipv6: 3,
+      tcpv6: 4,
+      udpv6: 5,
+      ipv6_ex: 6,
+      tcpv6_ex: 7,
+      udpv6_ex: 8,
+    })
     expect(hashTypesToMask(['ipv4', 'tcpv4', 'udpv4'])).toBe(0x7)
     expect(hashTypesToMask(['ipv6', 'tcpv6', 'udpv6'])).toBe(0x38)
     expect(hashTypesToMask(['ipv6_ex', 'tcpv6_ex', 'udpv6_ex'])).toBe(0x1c0)
@@ -39,7 +49,19 @@ describe('hash type and report numbering', () => {
   })
 
   it('report values follow virtio (NONE 0 … UDPv6_EX 9) and report = bit + 1', () => {
-    expect(HASH_REPORTS.map((r) => HASH_REPORT_VALUE[r])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    expect(HASH_REPORT_VALUE).toEqual({
+      none: 0,
+      ipv4: 1,
+      tcpv4: 2,
+      udpv4: 3,
+      ipv6: 4,
+      tcpv6: 5,
+      udpv6: 6,
+      ipv6_ex: 7,
+      tcpv6_ex: 8,
+      udpv6_ex: 9,
+    })
+    expect(HASH_REPORTS).toHaveLength(10)
     for (const t of HASH_TYPES) expect(HASH_REPORT_VALUE[reportForHashType(t)]).toBe(HASH_TYPE_BIT[t] + 1)
     expect(hashReportName(7)).toBe('ipv6_ex')
     expect(hashReportName(0)).toBe('none')

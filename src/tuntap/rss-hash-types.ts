@@ -17,52 +17,24 @@ export const HASH_TYPES = [
 /** A hash type: `ipv6_ex`, `tcpv6_ex`, `udpv6_ex` are virtio's IP_EX, TCP_EX, UDP_EX. */
 export type HashType = (typeof HASH_TYPES)[number]
 
-/** Bit number of each hash type in virtio's `hash_types` / the tun ioctls' masks. */
-export const HASH_TYPE_BIT: Readonly<Record<HashType, number>> = {
-  ipv4: 0,
-  tcpv4: 1,
-  udpv4: 2,
-  ipv6: 3,
-  tcpv6: 4,
-  udpv6: 5,
-  ipv6_ex: 6,
-  tcpv6_ex: 7,
-  udpv6_ex: 8,
-}
+/** Bit number of each hash type in virtio's `hash_types` / the tun ioctls' masks: its position. */
+export const HASH_TYPE_BIT = Object.fromEntries(HASH_TYPES.map((t, bit) => [t, bit])) as Readonly<
+  Record<HashType, number>
+>
 
 /** Every defined hash type bit (0x1ff). */
 export const ALL_HASH_TYPES_MASK = 0x1ff
 
-/** Hash report names, by report value (0 .. 9). */
-export const HASH_REPORTS = [
-  'none',
-  'ipv4',
-  'tcpv4',
-  'udpv4',
-  'ipv6',
-  'tcpv6',
-  'udpv6',
-  'ipv6_ex',
-  'tcpv6_ex',
-  'udpv6_ex',
-] as const
+/** Hash report names, by report value (0 .. 9): `none`, then each hash type at its bit + 1. */
+export const HASH_REPORTS = ['none', ...HASH_TYPES] as const
 
 /** What a computed hash covered (`hash_report` in the vnet header); `none` when nothing was hashed. */
 export type HashReport = (typeof HASH_REPORTS)[number]
 
-/** `VIRTIO_NET_HASH_REPORT_*` value of each report name. */
-export const HASH_REPORT_VALUE: Readonly<Record<HashReport, number>> = {
-  none: 0,
-  ipv4: 1,
-  tcpv4: 2,
-  udpv4: 3,
-  ipv6: 4,
-  tcpv6: 5,
-  udpv6: 6,
-  ipv6_ex: 7,
-  tcpv6_ex: 8,
-  udpv6_ex: 9,
-}
+/** `VIRTIO_NET_HASH_REPORT_*` value of each report name: its position. */
+export const HASH_REPORT_VALUE = Object.fromEntries(HASH_REPORTS.map((r, value) => [r, value])) as Readonly<
+  Record<HashReport, number>
+>
 
 /** The report name of a `hash_report` value, or undefined for values virtio does not define. */
 export function hashReportName(value: number): HashReport | undefined {
