@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import { bpfSyscall, Errno, SysError } from '../netlink/sys/index.ts'
 import { BpfError, bpfFailure, parseBpfInput } from './errors.ts'
+import { BpfObjectFd } from './object-fd.ts'
 import { bpfObjectName } from './program.ts'
-import { ATTR_SIZE, BpfCmd, closeQuietly, fdKind, objGet, objGetInfo, objPin, ptr, readName } from './sys.ts'
+import { ATTR_SIZE, BpfCmd, closeQuietly, fdKind, objGet, objGetInfo, ptr, readName } from './sys.ts'
 
 /** enum bpf_map_type, the types this project creates. */
 export const MapType = {
@@ -99,8 +100,7 @@ export interface MapInfo {
  * maps, values hold one 8-byte-aligned slot per possible CPU). The kernel keeps the map alive
  * while a program, a pin or another fd holds it.
  */
-export class BpfMap implements Disposable {
-  #fd: number
+export class BpfMap extends BpfObjectFd {
   readonly type: MapTypeName | number
   readonly keySize: number
   readonly valueSize: number
@@ -109,7 +109,7 @@ export class BpfMap implements Disposable {
   readonly #valueSchema: z.ZodType<Buffer>
 
   private constructor(fd: number, info: Omit<MapInfo, 'id' | 'flags' | 'name'>) {
-    this.#fd = fd
+    super(fd, 'map')
     this.type = info.type
     this.keySize = info.keySize
     this.valueSize = info.valueSize
@@ -172,15 +172,6 @@ export class BpfMap implements Disposable {
       })
     if (sizes) return new BpfMap(fd, { type: 0, maxEntries: 0, ...sizes })
     return new BpfMap(fd, readMapInfo(fd))
-  }
-
-  get fd(): number {
-    if (this.#fd < 0) throw new BpfError({ kind: 'closed', operation: 'map fd' })
-    return this.#fd
-  }
-
-  get closed(): boolean {
-    return this.#fd < 0
   }
 
   /** The value stored under `key`, or undefined when there is none. */
@@ -249,28 +240,6 @@ export class BpfMap implements Disposable {
     } catch (e) {
       throw bpfFailure('freeze map', e)
     }
-  }
-
-  /** Pins the map at a bpffs path, so that other processes can open it (`fromPinned`). */
-  pin(path: string): void {
-    try {
-      objPin(this.fd, path)
-    } catch (e) {
-      throw bpfFailure('pin map', e, path)
-    }
-  }
-
-  /** Closes the map fd (the map lives on while a program or pin holds it). */
-  close(): void {
-    if (this.#fd < 0) return
-    const fd = this.#fd
-    this.#fd = -1
-    closeQuietly(fd)
-  }
-
-  /** Closes the map fd (`using`). */
-  [Symbol.dispose](): void {
-    this.close()
   }
 
   /** Runs one BPF_MAP_*_ELEM command; returns false on ENOENT unless `throwMissing`. */

@@ -2,18 +2,8 @@ import { z } from 'zod'
 import { bpfSyscall, Errno, SysError } from '../netlink/sys/index.ts'
 import { type AsmItem, assemble } from './asm.ts'
 import { BpfError, BpfVerifierError, bpfFailure, parseBpfInput } from './errors.ts'
-import {
-  ATTR_SIZE,
-  BpfCmd,
-  closeQuietly,
-  cString,
-  fdKind,
-  objGet,
-  objGetInfo,
-  objPin,
-  ptr,
-  readName,
-} from './sys.ts'
+import { BpfObjectFd } from './object-fd.ts'
+import { ATTR_SIZE, BpfCmd, closeQuietly, cString, fdKind, objGet, objGetInfo, ptr, readName } from './sys.ts'
 
 /** enum bpf_prog_type, the types this project loads. */
 export const ProgramType = {
@@ -104,8 +94,7 @@ const testRunSchema = z.object({
  * A loaded BPF program, owning its fd: `close()` (or `using`) releases it. The kernel keeps the
  * program alive while anything else holds it (a tun device, a tc filter, a pin).
  */
-export class BpfProgram implements Disposable {
-  #fd: number
+export class BpfProgram extends BpfObjectFd {
   /** The verifier log of a load asked with `logLevel` > 0; '' otherwise. */
   readonly verifierLog: string
 
@@ -114,7 +103,7 @@ export class BpfProgram implements Disposable {
     readonly type: ProgramTypeName | number,
     verifierLog = '',
   ) {
-    this.#fd = fd
+    super(fd, 'program')
     this.verifierLog = verifierLog
   }
 
@@ -208,15 +197,6 @@ export class BpfProgram implements Disposable {
     }
   }
 
-  get fd(): number {
-    if (this.#fd < 0) throw new BpfError({ kind: 'closed', operation: 'program fd' })
-    return this.#fd
-  }
-
-  get closed(): boolean {
-    return this.#fd < 0
-  }
-
   /** BPF_OBJ_GET_INFO_BY_FD: id, tag, name, sizes and the ids of the maps it uses. */
   info(): ProgramInfo {
     return readProgramInfo(this.fd)
@@ -247,28 +227,6 @@ export class BpfProgram implements Disposable {
       duration: attr.readUInt32LE(36),
       dataOut: Buffer.from(out.subarray(0, attr.readUInt32LE(12))),
     }
-  }
-
-  /** Pins the program at `path` in a bpf filesystem; it outlives this process there. */
-  pin(path: string): void {
-    try {
-      objPin(this.fd, path)
-    } catch (e) {
-      throw bpfFailure('pin program', e, path)
-    }
-  }
-
-  /** Closes the program fd (the program lives on while attached). */
-  close(): void {
-    if (this.#fd < 0) return
-    const fd = this.#fd
-    this.#fd = -1
-    closeQuietly(fd)
-  }
-
-  /** Closes the program fd (`using`). */
-  [Symbol.dispose](): void {
-    this.close()
   }
 }
 
