@@ -73,6 +73,32 @@ describe('rxnl link', () => {
     const invalid = await rxnl('link', 'add', 'x'.repeat(20), 'type', 'ifb')
     expect(invalid.status).toBe(2)
     expect(invalid.err).toMatch(/name: a device name is at most 15 bytes/)
+    const unknown = await rxnl('link', 'set', 'c1', 'colour', 'red')
+    expect(unknown.status).toBe(2)
+    expect(unknown.err).toMatch(/unknown option 'colour' for link set/)
+    const noKind = await rxnl('link', 'add', 'c5', 'mtu', '1400')
+    expect(noKind.status).toBe(2)
+    expect(noKind.err).toMatch(/link add needs "type KIND"/)
+    // Inherited object keys are not options.
+    expect((await rxnl('link', 'add', 'c5', 'toString', 'type', 'ifb')).status).toBe(2)
+  })
+
+  test('set takes iproute2 options: down, master, nomaster, name, alias', async () => {
+    expect((await rxnl('link', 'add', 'cb0', 'type', 'bridge')).status).toBe(0)
+    expect((await rxnl('link', 'add', 'c6', 'type', 'ifb', 'up', 'master', 'cb0')).status).toBe(0)
+    const linked = ns.ipJson<Array<{ master?: string; flags: string[] }>>('link', 'show', 'c6')[0]
+    expect(linked?.master).toBe('cb0')
+    expect(linked?.flags).toContain('UP')
+    const set = await rxnl('link', 'set', 'c6', 'down', 'nomaster', 'name', 'c7', 'alias', 'spare')
+    expect(set.status).toBe(0)
+    const after = ns.ipJson<Array<{ master?: string; flags: string[]; ifalias?: string }>>(
+      'link',
+      'show',
+      'c7',
+    )[0]
+    expect(after?.master).toBeUndefined()
+    expect(after?.flags).not.toContain('UP')
+    expect(after?.ifalias).toBe('spare')
   })
 })
 

@@ -73,101 +73,85 @@ function device(s: string): string | number {
   return /^\d+$/.test(s) ? Number(s) : s
 }
 
-/** `NAME [mtu N] [address MAC] [up] type KIND [kind options]` */
-function parseLinkAdd(w: Words): LinkCreate {
-  const spec: Record<string, unknown> = { name: w.next('name') }
-  let kind: string | undefined
+/** Reads one option's value from the words after it: the key it sets and the value. */
+type OptionReader = (w: Words, option: string) => [key: string, value: unknown]
+const num =
+  (key?: string): OptionReader =>
+  (w, k) => [key ?? k, w.number(k)]
+const text =
+  (key?: string): OptionReader =>
+  (w, k) => [key ?? k, w.next(k)]
+const dev =
+  (key?: string): OptionReader =>
+  (w, k) => [key ?? k, device(w.next(k))]
+const fixed =
+  (key: string, value: unknown): OptionReader =>
+  () => [key, value]
+
+/** Options `link add` and `link set` both take, as iproute2 spells them. */
+const LINK_OPTIONS: Record<string, OptionReader> = {
+  mtu: num(),
+  txqlen: num(),
+  address: text(),
+  master: dev(),
+  up: fixed('up', true),
+}
+
+const ADD_OPTIONS: Record<string, OptionReader> = {
+  ...LINK_OPTIONS,
+  type: text('kind'),
+  numtxqueues: num('numTxQueues'),
+  numrxqueues: num('numRxQueues'),
+  peer: (w) => {
+    if (w.peek() === 'name') w.next('name')
+    return ['peer', { name: w.next('peer name') }]
+  },
+  link: dev(),
+  mode: text(),
+  id: num(),
+  vni: num('id'),
+  dstport: num('port'),
+  remote: text(),
+  group: text(),
+  local: text(),
+  protocol: text(),
+}
+
+const SET_OPTIONS: Record<string, OptionReader> = {
+  ...LINK_OPTIONS,
+  down: fixed('up', false),
+  name: text(),
+  alias: text(),
+  nomaster: fixed('master', null),
+  netns: text(),
+}
+
+function parseOptions(
+  w: Words,
+  table: Record<string, OptionReader>,
+  command: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
   while (!w.done) {
     const k = w.next('option')
-    switch (k) {
-      case 'type':
-        kind = w.next('kind')
-        spec.kind = kind
-        break
-      case 'mtu':
-      case 'txqlen':
-        spec[k] = w.number(k)
-        break
-      case 'numtxqueues':
-        spec.numTxQueues = w.number(k)
-        break
-      case 'numrxqueues':
-        spec.numRxQueues = w.number(k)
-        break
-      case 'address':
-        spec.address = w.next(k)
-        break
-      case 'master':
-        spec.master = device(w.next(k))
-        break
-      case 'up':
-        spec.up = true
-        break
-      case 'peer':
-        if (w.peek() === 'name') w.next('name')
-        spec.peer = { name: w.next('peer name') }
-        break
-      case 'link':
-        spec.link = device(w.next(k))
-        break
-      case 'mode':
-        spec.mode = w.next(k)
-        break
-      case 'id':
-      case 'vni':
-        spec.id = w.number(k)
-        break
-      case 'dstport':
-        spec.port = w.number(k)
-        break
-      case 'remote':
-      case 'group':
-      case 'local':
-        spec[k] = w.next(k)
-        break
-      case 'protocol':
-        spec.protocol = w.next(k)
-        break
-      default:
-        throw new UsageError(`unknown option '${k}' for link add`)
-    }
+    const read = Object.hasOwn(table, k) ? table[k] : undefined
+    if (!read) throw new UsageError(`unknown option '${k}' for ${command}`)
+    const [key, value] = read(w, k)
+    out[key] = value
   }
-  if (!kind) throw new UsageError('link add needs "type KIND"')
+  return out
+}
+
+/** `NAME [mtu N] [address MAC] [up] type KIND [kind options]` */
+function parseLinkAdd(w: Words): LinkCreate {
+  const name = w.next('name')
+  const spec: Record<string, unknown> = { name, ...parseOptions(w, ADD_OPTIONS, 'link add') }
+  if (!spec.kind) throw new UsageError('link add needs "type KIND"')
   return spec as LinkCreate
 }
 
 function parseLinkSet(w: Words): LinkChange {
-  const c: Record<string, unknown> = {}
-  while (!w.done) {
-    const k = w.next('option')
-    switch (k) {
-      case 'up':
-      case 'down':
-        c.up = k === 'up'
-        break
-      case 'mtu':
-      case 'txqlen':
-        c[k] = w.number(k)
-        break
-      case 'name':
-      case 'address':
-      case 'alias':
-        c[k] = w.next(k)
-        break
-      case 'master':
-        c.master = device(w.next(k))
-        break
-      case 'nomaster':
-        c.master = null
-        break
-      case 'netns':
-        c.netns = w.next(k)
-        break
-      default:
-        throw new UsageError(`unknown option '${k}' for link set`)
-    }
-  }
-  return c as LinkChange
+  return parseOptions(w, SET_OPTIONS, 'link set') as LinkChange
 }
 
 export async function addrCommand(
