@@ -226,8 +226,9 @@ export class NetlinkSocket {
    * Sends many requests with few system calls: as many as fit in `datagramBytes` go out in one
    * datagram (by default as much as the socket's send buffer takes, up to 128 KiB: fewer, larger
    * datagrams cost fewer trips to the helper thread), and only its last asks for an ack (the
-   * kernel runs them in order and answers every failure anyway). Resolves, in order, to undefined for each request that succeeded and to its
-   * NetlinkError otherwise. Replies other than errors (echoes) are dropped.
+   * kernel runs them in order and answers every failure anyway). Resolves, in order, to undefined
+   * for each request that succeeded and to its NetlinkError otherwise. Replies other than errors
+   * (echoes) are dropped.
    *
    * Datagrams are sent from a helper thread, one at a time and in order, and `reqs` is read as
    * they are filled: a caller that encodes its requests lazily (a generator) encodes the next
