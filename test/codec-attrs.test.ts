@@ -220,4 +220,12 @@ describe('encoding errors', () => {
     expect(() => sample.encode({ color: 'blue' as 'red' })).toThrow(/unknown value blue/)
     expect(() => sample.encode({ nope: 1 } as never)).toThrow(/'nope' is not an attribute of sample/)
   })
+
+  test('an attribute longer than its 16-bit length can say is refused, not truncated', () => {
+    const blobs = attrSet('blobs', { blob: attr.binary(1) })
+    const outer = attrSet('outer', { inner: attr.nest(2, () => blobs) })
+    const big = new Uint8Array(70_000)
+    expect(() => blobs.encode({ blob: big })).toThrow(new EncodeError('70004 does not fit u16', 'blob'))
+    expect(() => outer.encode({ inner: { blob: big } })).toThrow(/inner\.blob: 70004 does not fit u16/)
+  })
 })

@@ -3,6 +3,7 @@ import {
   type BigKind,
   INT_WIDTH,
   type IntKind,
+  intReadExpr,
   readInt,
   readU64,
   type StructSpec,
@@ -215,13 +216,10 @@ export function structCodec<S extends StructSpec>(spec: S): Codec<ReturnType<S['
   return c as Codec<ReturnType<S['decode']>>
 }
 
-function writeHeader(w: Writer, start: number, type: number): void {
-  const b = w.buf
-  const len = w.len - start
-  b[start] = len
-  b[start + 1] = len >> 8
-  b[start + 2] = type
-  b[start + 3] = type >> 8
+/** Fills in the header of the attribute that starts at `start` and ends at the writer's end. */
+function writeHeader(w: Writer, start: number, type: number, path: string): void {
+  writeInt(w.buf, start, 'u16', w.len - start, path)
+  writeInt(w.buf, start + 2, 'u16', type, path)
 }
 
 /** A NUL-terminated string; ASCII (kinds, names) is copied by character, without a native call. */
@@ -365,14 +363,18 @@ function encodeSingle(
       break
     }
   }
-  writeHeader(w, start, type)
+  writeHeader(w, start, type, path)
 }
 
-/** A string attribute: NUL padding at the end is not part of it. */
-function cString(buf: Buffer, s: number, e: number): string {
+/** Where a string attribute's text ends: NUL padding at the end is not part of it. */
+function textEnd(buf: Buffer, s: number, e: number): number {
   let x = e
   while (x > s && buf[x - 1] === 0) x--
-  return buf.toString('utf8', s, x)
+  return x
+}
+
+function cString(buf: Buffer, s: number, e: number): string {
+  return buf.toString('utf8', s, textEnd(buf, s, e))
 }
 
 /** The last ASCII string one attribute decoded to, and its length in bytes. */
@@ -387,8 +389,7 @@ interface LastString {
  * Only ASCII strings are cached, so that byte i is character i.
  */
 function repeatedString(buf: Buffer, s: number, e: number, last: LastString): string {
-  let x = e
-  while (x > s && buf[x - 1] === 0) x--
+  const x = textEnd(buf, s, e)
   const n = x - s
   if (n === last.length) {
     const v = last.value
@@ -574,26 +575,6 @@ const prop = (key: string) => `out[${JSON.stringify(key)}]`
 const childPath = (key: string) =>
   `(path === '' ? ${JSON.stringify(key)} : path + ${JSON.stringify(`.${key}`)})`
 
-/** How generated code reads an integer of this width at `s` (bounds already checked). */
-function intExpr(width: IntKind): string {
-  switch (width) {
-    case 'u8':
-      return 'buf[s]'
-    case 'u16':
-      return '(buf[s] | (buf[s + 1] << 8))'
-    case 'u32':
-      return '((buf[s] | (buf[s + 1] << 8) | (buf[s + 2] << 16) | (buf[s + 3] << 24)) >>> 0)'
-    case 's32':
-      return '(buf[s] | (buf[s + 1] << 8) | (buf[s + 2] << 16) | (buf[s + 3] << 24))'
-    case 'be16':
-      return '((buf[s] << 8) | buf[s + 1])'
-    case 'be32':
-      return '(((buf[s] << 24) | (buf[s + 1] << 16) | (buf[s + 2] << 8) | buf[s + 3]) >>> 0)'
-    default:
-      return `readInt(buf, s, ${JSON.stringify(width)})`
-  }
-}
-
 /** A reverse lookup of enum names: a dense array when the values are small, else a Map. */
 function enumTable(names: Readonly<Record<string, number>>): Array<string | undefined> | Map<number, string> {
   const m = reverse(names)
@@ -631,7 +612,7 @@ function compileSetDecoder(entries: Array<[string, AttrDecl]>, picked?: Readonly
     let body: string
     switch (d.kind) {
       case 'int':
-        body = `${need(INT_WIDTH[d.width], d.width)} ${store(intExpr(d.width))}`
+        body = `${need(INT_WIDTH[d.width], d.width)} ${store(intReadExpr(d.width, 's'))}`
         break
       case 'big':
         body = `${need(8, d.width)} ${store(d.width === 'u64' ? 'readU64(buf, s)' : 'buf.readBigInt64LE(s)')}`
@@ -655,7 +636,7 @@ function compileSetDecoder(entries: Array<[string, AttrDecl]>, picked?: Readonly
       case 'enum': {
         const t = enumTable(d.names)
         const lookup = Array.isArray(t) ? `${ref(t)}[v]` : `${ref(t)}.get(v)`
-        body = `{ ${need(INT_WIDTH[d.width], d.width)} const v = ${intExpr(d.width)}; ${store(`${lookup} ?? v`)} }`
+        body = `{ ${need(INT_WIDTH[d.width], d.width)} const v = ${intReadExpr(d.width, 's')}; ${store(`${lookup} ?? v`)} }`
         break
       }
       case 'codec': {
@@ -778,7 +759,7 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
             const at = w.reserve(4)
             const dataAt = w.reserve(raw.length)
             w.buf.set(raw.data, dataAt)
-            writeHeader(w, at, raw.type)
+            writeHeader(w, at, raw.type, w.child(path, 'unknownAttrs'))
             w.align()
           }
           continue

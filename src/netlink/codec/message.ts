@@ -1,5 +1,5 @@
 import { DecodeError } from './errors.ts'
-import { u32At } from './struct.ts'
+import { readInt, u32At, writeInt } from './struct.ts'
 
 /** nlmsghdr: u32 len, u16 type, u16 flags, u32 seq, u32 pid. */
 export const NLMSG_HDRLEN = 16
@@ -56,13 +56,6 @@ export class ReceivedMessage implements NetlinkMessage {
   }
 }
 
-/** The buffer and bounds of a message's payload, without making a view when it can be avoided. */
-export function payloadBounds(msg: NetlinkMessage): [Buffer, number, number] {
-  if (msg instanceof ReceivedMessage) return [msg.data, msg.start, msg.end]
-  const p = msg.payload
-  return [p, 0, p.length]
-}
-
 /**
  * Splits a datagram into its messages. Throws DecodeError on a header that is truncated or
  * claims more bytes than remain; never loops forever (every step advances at least 16 bytes).
@@ -77,8 +70,8 @@ export function parseMessages(buf: Buffer, out: NetlinkMessage[] = []): NetlinkM
       throw new DecodeError(`nlmsg_len ${len} does not fit (${buf.length - off} bytes left)`, 'nlmsghdr', off)
     out.push(
       new ReceivedMessage(
-        (buf[off + 4] as number) | ((buf[off + 5] as number) << 8),
-        (buf[off + 6] as number) | ((buf[off + 7] as number) << 8),
+        readInt(buf, off + 4, 'u16'),
+        readInt(buf, off + 6, 'u16'),
         u32At(buf, off + 8),
         u32At(buf, off + 12),
         buf,
@@ -96,22 +89,24 @@ export function writeHeader(
   h: { len: number; type: number; flags: number; seq: number; pid?: number },
   at = 0,
 ): void {
-  const pid = h.pid ?? 0
-  // Byte by byte, as the codec writes integers (Buffer#write* validates through a costly wrapper).
-  buf[at] = h.len
-  buf[at + 1] = h.len >> 8
-  buf[at + 2] = h.len >> 16
-  buf[at + 3] = h.len >>> 24
-  buf[at + 4] = h.type
-  buf[at + 5] = h.type >> 8
-  buf[at + 6] = h.flags
-  buf[at + 7] = h.flags >> 8
-  buf[at + 8] = h.seq
-  buf[at + 9] = h.seq >> 8
-  buf[at + 10] = h.seq >> 16
-  buf[at + 11] = h.seq >>> 24
-  buf[at + 12] = pid
-  buf[at + 13] = pid >> 8
-  buf[at + 14] = pid >> 16
-  buf[at + 15] = pid >>> 24
+  writeInt(buf, at, 'u32', h.len, 'nlmsghdr.len')
+  writeInt(buf, at + 4, 'u16', h.type, 'nlmsghdr.type')
+  stampRequest(buf, at, h.flags, 0xffff, h.seq, h.pid)
+}
+
+/**
+ * Sets an encoded message's flags (`set` after clearing `clear`), sequence number and port id
+ * (0: the kernel's), as a socket does each time it sends the message.
+ */
+export function stampRequest(
+  buf: Buffer,
+  at: number,
+  set: number,
+  clear: number,
+  seq: number,
+  pid = 0,
+): void {
+  writeInt(buf, at + 6, 'u16', (readInt(buf, at + 6, 'u16') & ~clear) | set, 'nlmsghdr.flags')
+  writeInt(buf, at + 8, 'u32', seq >>> 0, 'nlmsghdr.seq')
+  writeInt(buf, at + 12, 'u32', pid, 'nlmsghdr.pid')
 }

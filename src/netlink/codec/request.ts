@@ -108,7 +108,8 @@ export function decodeParts<H extends StructFields, A>(
   let buf: Buffer
   let start = 0
   let end: number
-  // A received message points into its datagram: no view of its own is made.
+  // A received message points into its datagram: no view of its own, and no tuple of bounds
+  // either (one per message cost a tenth of a link dump's decoding).
   if (msg instanceof ReceivedMessage) {
     buf = msg.data
     start = msg.start

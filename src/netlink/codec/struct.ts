@@ -261,15 +261,37 @@ function fieldReader(key: string, kind: FieldKind): FieldReader | undefined {
   }
 }
 
-/** How generated code reads a scalar field at `at + off`, or undefined for other fields. */
+/**
+ * How generated decoders (structs here, attribute sets in attrs.ts) read an integer of `kind`
+ * from `buf` at the offset expression `at`, inline; the bounds are checked already.
+ */
+export function intReadExpr(kind: IntKind, at: string): string {
+  const b = (i: number) => (i === 0 ? `buf[${at}]` : `buf[${at} + ${i}]`)
+  switch (kind) {
+    case 'u8':
+      return b(0)
+    case 's8':
+      return `((${b(0)} << 24) >> 24)`
+    case 'u16':
+      return `(${b(0)} | (${b(1)} << 8))`
+    case 's16':
+      return `(((${b(0)} | (${b(1)} << 8)) << 16) >> 16)`
+    case 'be16':
+      return `((${b(0)} << 8) | ${b(1)})`
+    case 'u32':
+      return `((${b(0)} | (${b(1)} << 8) | (${b(2)} << 16) | (${b(3)} << 24)) >>> 0)`
+    case 's32':
+      return `(${b(0)} | (${b(1)} << 8) | (${b(2)} << 16) | (${b(3)} << 24))`
+    case 'be32':
+      return `(((${b(0)} << 24) | (${b(1)} << 16) | (${b(2)} << 8) | ${b(3)}) >>> 0)`
+  }
+}
+
+/** How the generated struct decoder reads a scalar field at `at + off`, or undefined for others. */
 function scalarExpr(kind: FieldKind, off: number): string | undefined {
-  if (typeof kind !== 'string') return undefined
-  const o = `at + ${off}`
-  if (kind === 'u64') return `readU64(buf, ${o})`
-  if (kind === 's64') return undefined
-  if (kind === 'u32') return `u32At(buf, ${o})`
-  if (kind === 'u8') return `buf[${o}]`
-  return `readInt(buf, ${o}, ${JSON.stringify(kind)})`
+  if (typeof kind !== 'string' || kind === 's64') return undefined
+  if (kind === 'u64') return `readU64(buf, at + ${off})`
+  return intReadExpr(kind, `at + ${off}`)
 }
 
 /**
@@ -292,15 +314,9 @@ function compileDecoder(layout: Array<{ key: string; kind: FieldKind; off: numbe
   const make = new Function(
     'r',
     'readU64',
-    'u32At',
-    'readInt',
     `return function decodeStruct(buf, at, path) { return { ${fields.join(', ')} } }`,
   )
-  return make(readers, readU64, u32At, readInt) as (
-    buf: Buffer,
-    at: number,
-    path: string,
-  ) => Record<string, unknown>
+  return make(readers, readU64) as (buf: Buffer, at: number, path: string) => Record<string, unknown>
 }
 
 /**
@@ -383,7 +399,8 @@ export function struct<const F extends StructFields>(
     fields,
     size: total,
     encode(value, into, at = 0) {
-      const buf = into ?? Buffer.alloc(total)
+      // The generated encoder clears every byte of the struct first.
+      const buf = into ?? Buffer.allocUnsafe(total)
       encodeWhole(value as Record<string, unknown>, buf, at)
       return buf
     },

@@ -14,6 +14,7 @@ import {
   NLMSG_OVERRUN,
   parseAck,
   parseMessages,
+  stampRequest,
 } from '../codec/index.ts'
 import {
   AF_NETLINK,
@@ -317,10 +318,7 @@ export class NetlinkSocket {
     reqs.forEach((req, i) => {
       const seq = this.nextSeq()
       const last = i === reqs.length - 1
-      const flags = datagram.readUInt16LE(at + 6)
-      datagram.writeUInt16LE((flags & ~NLM_F_ACK) | NLM_F_REQUEST | (last ? NLM_F_ACK : 0), at + 6)
-      datagram.writeUInt32LE(seq, at + 8)
-      datagram.writeUInt32LE(0, at + 12)
+      stampRequest(datagram, at, NLM_F_REQUEST | (last ? NLM_F_ACK : 0), NLM_F_ACK, seq)
       at += req.bytes.length
       chunk.seqs.push(seq)
       this.batchParts.set(seq, { op, req, chunk, index: offset + i, last })
@@ -420,11 +418,8 @@ export class NetlinkSocket {
 
   private send(p: Pending): void {
     const seq = this.nextSeq()
-    const flags = NLM_F_REQUEST | NLM_F_ACK | (p.dump ? NLM_F_DUMP : 0)
     const bytes = p.req.bytes
-    bytes.writeUInt16LE(bytes.readUInt16LE(6) | flags, 6)
-    bytes.writeUInt32LE(seq, 8)
-    bytes.writeUInt32LE(0, 12)
+    stampRequest(bytes, 0, NLM_F_REQUEST | NLM_F_ACK | (p.dump ? NLM_F_DUMP : 0), 0, seq)
     p.attempts++
     this.pending.set(seq, p)
     try {
