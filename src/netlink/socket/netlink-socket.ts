@@ -168,6 +168,8 @@ export class NetlinkSocket {
   private closed = false
   /** Datagrams being sent from helper threads (batch). */
   private sending = 0
+  /** The largest batch datagram, read on the first batch: the send buffer does not change after. */
+  private maxDatagram: number | undefined
   private readonly rx = Buffer.allocUnsafe(RX_SIZE)
 
   constructor(
@@ -283,7 +285,8 @@ export class NetlinkSocket {
   /** The kernel refuses a datagram longer than the send buffer less its own 32 bytes (EMSGSIZE). */
   private largestDatagram(): number {
     if (this.closed) return 0
-    return Math.min(128 * 1024, getsockoptInt(this.fd, SOL_SOCKET, SO_SNDBUF) - 64)
+    this.maxDatagram ??= Math.min(128 * 1024, getsockoptInt(this.fd, SOL_SOCKET, SO_SNDBUF) - 64)
+    return this.maxDatagram
   }
 
   /**
