@@ -35,6 +35,10 @@ export const RTNLGRP = {
   NSID: 28,
 } as const
 
+/** IFLA_EXT_MASK bits (RTEXT_FILTER_*): what an RTM_GETLINK dump includes. */
+export const RTEXT_FILTER_VF = 1
+export const RTEXT_FILTER_SKIP_STATS = 1 << 3
+
 export const AF_UNSPEC = 0
 export const AF_INET = 2
 export const AF_INET6 = 10

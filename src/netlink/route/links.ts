@@ -12,7 +12,7 @@ import {
 import { multicast$, type NetlinkSocket } from '../socket/index.ts'
 import { closeFd, type NetnsRef, netnsPath, O_CLOEXEC, openPath } from '../sys/index.ts'
 import { parseInput } from '../validate.ts'
-import { RTM, RTNLGRP } from './constants.ts'
+import { RTEXT_FILTER_SKIP_STATS, RTEXT_FILTER_VF, RTM, RTNLGRP } from './constants.ts'
 import { IFF, ifinfomsg, type linkAttrs, linkMessage, MACVLAN_MODES } from './link-attrs.ts'
 import { type Link, readLinkAttrs, readLinkAttrsWithoutStats, toLink } from './link-model.ts'
 import {
@@ -26,23 +26,21 @@ import {
 
 type LinkAttrs = SetValue<typeof linkAttrs>
 
+function decodeLinkWith(read: typeof readLinkAttrsWithoutStats, m: NetlinkMessage): Link {
+  const { header, attrs } = decodeParts(ifinfomsg, read, m)
+  return toLink(header, attrs)
+}
+
 /** The typed view of an RTM_NEWLINK / RTM_DELLINK message. */
 export function decodeLink(m: NetlinkMessage): Link {
-  const { header, attrs } = decodeParts(ifinfomsg, readLinkAttrs, m)
-  return toLink(header, attrs)
+  return decodeLinkWith(readLinkAttrs, m)
 }
 
-function decodeLinkWithoutStats(m: NetlinkMessage): Link {
-  const { header, attrs } = decodeParts(ifinfomsg, readLinkAttrsWithoutStats, m)
-  return toLink(header, attrs)
-}
-
-const linkOf = (m: NetlinkMessage) => (m.type === RTM.NEWLINK ? decodeLink(m) : undefined)
-const linkWithoutStatsOf = (m: NetlinkMessage) =>
-  m.type === RTM.NEWLINK ? decodeLinkWithoutStats(m) : undefined
-
-const RTEXT_FILTER_VF = 1
-const RTEXT_FILTER_SKIP_STATS = 1 << 3
+/** A dump's decoder: the links of its RTM_NEWLINK replies, read with `read`. */
+const newLinks = (read: typeof readLinkAttrsWithoutStats) => (m: NetlinkMessage) =>
+  m.type === RTM.NEWLINK ? decodeLinkWith(read, m) : undefined
+const linkOf = newLinks(readLinkAttrs)
+const linkWithoutStatsOf = newLinks(readLinkAttrsWithoutStats)
 
 export interface ListOptions {
   /** Include counters (stats64), as `ip -s` does. Default true; false makes big dumps cheaper. */

@@ -1,12 +1,11 @@
 import { decodeMessage, decodeParts, encodeRequest, NetlinkError } from '../../codec/index.ts'
 import type { NetlinkSocket } from '../../socket/index.ts'
 import { Errno } from '../../sys/index.ts'
-import { RTM } from '../constants.ts'
+import { RTEXT_FILTER_SKIP_STATS, RTM } from '../constants.ts'
 import { ifinfomsg, linkAttrs, linkMessage } from '../link-attrs.ts'
 import type { DeviceInfo, DeviceRef } from './context.ts'
 
 /** Names are all a device listing needs: counters are not asked for, other attributes not read. */
-const RTEXT_FILTER_SKIP_STATS = 1 << 3
 const readName = linkAttrs.picker(['ifname'])
 
 /** Device lookups for tc: RTM_GETLINK by name or index (tc objects carry only the ifindex). */
