@@ -182,25 +182,13 @@ function parseV4Packed(text: string): number {
   return len > 32 ? -1 : address * 64 + len
 }
 
-function parseV4Prefix(text: string): { address: Uint8Array; prefixLength: number } | undefined {
-  const packed = parseV4Packed(text)
-  if (packed < 0) return undefined
-  const a = Math.floor(packed / 64)
-  return {
-    address: Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255),
-    prefixLength: packed % 64,
-  }
-}
-
-const parseAnyPrefix = (s: string) => parseV4Prefix(s) ?? parsePrefix(s)
-
 const v4prefix = z
   .string()
   .refine((s) => parseV4Packed(s) >= 0, 'an IPv4 address or prefix, e.g. "10.0.0.0/8"')
 const v6prefix = z
   .string()
   .refine((s) => parsePrefix(s)?.address.length === 16, 'an IPv6 address or prefix, e.g. "2001:db8::/32"')
-const anyPrefix = z.string().refine((s) => parseAnyPrefix(s) !== undefined, 'an IP address or prefix')
+const anyPrefix = z.string().refine((s) => parsePrefix(s) !== undefined, 'an IP address or prefix')
 const IP_PROTOS = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58, sctp: 132 } as const
 const ipProto = z.union([z.enum(['tcp', 'udp', 'sctp', 'icmp', 'icmpv6']), z.number().int().min(0).max(255)])
 const mac = z
@@ -400,32 +388,22 @@ function packKey8(keys: Key[], val: number, mask: number, off: number, field: st
   packKey(keys, (val << shift) >>> 0, (mask << shift) >>> 0, off & ~3, 0, field)
 }
 
+/** The mask of a prefix's first `bits` bits within one 32-bit word. */
+const wordMask = (bits: number) =>
+  bits >= 32 ? 0xffffffff : bits > 0 ? (0xffffffff << (32 - bits)) >>> 0 : 0
+
+/** IPv4 takes the allocation-free path bulk adds need; IPv6 packs a key per 32 prefix bits. */
 function packAddress(keys: Key[], prefix: string, off: number, field: string): void {
   const v4 = parseV4Packed(prefix)
   if (v4 >= 0) {
-    const len = v4 % 64
-    packKey(keys, Math.floor(v4 / 64), len ? (0xffffffff << (32 - len)) >>> 0 : 0, off, 0, field)
+    packKey(keys, Math.floor(v4 / 64), wordMask(v4 % 64), off, 0, field)
     return
   }
   const p = parsePrefix(prefix)
   if (!p) throw new MatchError(field, 'not an address')
   const b = Buffer.from(p.address)
-  if (b.length === 4) {
-    packKey(
-      keys,
-      b.readUInt32BE(0),
-      p.prefixLength ? (0xffffffff << (32 - p.prefixLength)) >>> 0 : 0,
-      off,
-      0,
-      field,
-    )
-    return
-  }
-  for (let i = 0; i < p.prefixLength; i += 32) {
-    const left = p.prefixLength - i
-    const mask = left >= 32 ? 0xffffffff : (0xffffffff << (32 - left)) >>> 0
-    packKey(keys, b.readUInt32BE(i / 8), mask, off + i / 8, 0, field)
-  }
+  for (let i = 0; i < p.prefixLength; i += 32)
+    packKey(keys, b.readUInt32BE(i / 8), wordMask(p.prefixLength - i), off + i / 8, 0, field)
 }
 
 const protoNumber = (p: z.output<typeof ipProto>): number => (typeof p === 'number' ? p : IP_PROTOS[p])
@@ -569,7 +547,7 @@ export function encodeFilterOptions(s: FilterSpecParsed, ethType: number, ctx: E
       const proto = s.ipProto === undefined ? undefined : protoNumber(s.ipProto)
       if (proto !== undefined) o.ipProto = proto
       const addr = (text: string, field: string) => {
-        const p = parseAnyPrefix(text)
+        const p = parsePrefix(text)
         if (!p) throw new MatchError(field, 'not an address')
         return { address: p.address, mask: prefixMask(p.prefixLength, p.address.length) }
       }
