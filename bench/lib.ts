@@ -25,8 +25,12 @@ export async function median(runs: number, fn: () => unknown): Promise<number> {
     await fn()
     times.push(performance.now() - t0)
   }
-  times.sort((a, b) => a - b)
-  return times[Math.floor(times.length / 2)] as number
+  return medianOf(times)
+}
+
+/** The median of some measurements (the upper one of an even count). */
+export function medianOf(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 }
 
 export function table(rows: Array<[string, number, string?]>, base: number, unit = 'ms'): void {

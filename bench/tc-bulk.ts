@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { type FilterSpec, TcApi } from '../src/netlink/route/tc/index.ts'
 import { NETLINK_ROUTE, NetlinkSocket } from '../src/netlink/socket/index.ts'
 
-import { compare, emit, log, quick } from './lib.ts'
+import { compare, emit, log, medianOf, quick } from './lib.ts'
 
 const COUNT = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? (quick ? 1_000 : 10_000))
 
@@ -44,7 +44,6 @@ interface Result {
 
 /** Repeated listings: a long-running process lists again and again; the median of each measure. */
 const STEADY_RUNS = 5
-const medianOf = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 
 async function rxnetlink(steady = false): Promise<Result & { steady?: { list: number; listCpu: number } }> {
   const ns = freshNamespace('rx')
@@ -173,31 +172,23 @@ for (let i = 0; i < RUNS; i++) {
   tcs.push(tcBatch())
 }
 const steady = steadyRun as { list: number; listCpu: number }
-const mid = <T>(runs: T[], key: (r: T) => number) => medianOf(runs.map(key))
-const warm: Result = {
-  install: mid(warms, (r) => r.install),
-  installCpu: mid(warms, (r) => r.installCpu),
-  list: mid(warms, (r) => r.list),
-  listCpu: mid(warms, (r) => r.listCpu),
-  listed: Math.min(...warms.map((r) => r.listed)),
-}
-const theirs = {
-  install: mid(tcs, (r) => r.install),
-  installCpu: mid(tcs, (r) => r.installCpu),
-  list: mid(tcs, (r) => r.list),
-  listCpu: mid(tcs, (r) => r.listCpu),
-  listJson: mid(tcs, (r) => r.listJson),
-  listJsonCpu: mid(tcs, (r) => r.listJsonCpu),
-  steadyJson: mid(tcs, (r) => r.steadyJson),
-  steadyJsonCpu: mid(tcs, (r) => r.steadyJsonCpu),
-  listed: Math.min(...tcs.map((r) => r.listed)),
-}
-for (const [who, n] of [
-  ['rxnetlink cold', cold.listed],
-  ['rxnetlink warm', warm.listed],
-  ['tc', theirs.listed],
+for (const [who, runs] of [
+  ['rxnetlink cold', [cold]],
+  ['rxnetlink warm', warms],
+  ['tc', tcs],
 ] as const)
-  if (n !== COUNT) throw new Error(`${who} listed ${n} filters, expected ${COUNT}`)
+  for (const r of runs)
+    if (r.listed !== COUNT) throw new Error(`${who} listed ${r.listed} filters, expected ${COUNT}`)
+/** Every measure of a series of runs, each the median of its runs. */
+function medians<T extends object>(runs: T[]): T {
+  const first = runs[0] as Record<string, unknown>
+  const keys = Object.keys(first).filter((k) => typeof first[k] === 'number')
+  return Object.fromEntries(
+    keys.map((k) => [k, medianOf(runs.map((r) => (r as Record<string, number>)[k] as number))]),
+  ) as T
+}
+const warm = medians(warms)
+const theirs = medians(tcs)
 const f = (x: number) => `${x.toFixed(0).padStart(6)} ms`
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`.padStart(7)
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
@@ -216,60 +207,31 @@ row('list typed vs -j, warm', warm.list, warm.listCpu, theirs.listJson, theirs.l
 row('list typed vs text', warm.list, warm.listCpu, theirs.list, theirs.listCpu)
 row(`list vs -j, median/${STEADY_RUNS}`, steady.list, steady.listCpu, theirs.steadyJson, theirs.steadyJsonCpu)
 
-const costMs = { unit: 'ms', higherIsBetter: false, kind: 'peer' } as const
+/** One comparison of costs in ms against a peer. */
+const cost = (name: string, against: string, ours: number, other: number) =>
+  compare({ case: name, against, ours, theirs: other, unit: 'ms', higherIsBetter: false, kind: 'peer' })
+const steadyPeer = `tc -j filter show, median of ${STEADY_RUNS}`
 emit({
   script: 'tc-bulk',
   title: `${COUNT} u32 filters with a mirred redirect`,
   parameters: { filters: COUNT, runs: RUNS, warmup: WARMUP },
   comparisons: [
-    compare({
-      case: 'install, cold (CPU)',
-      against: 'tc -batch',
-      ours: cold.installCpu,
-      theirs: theirs.installCpu,
-      ...costMs,
-    }),
-    compare({
-      case: 'install, warm (CPU)',
-      against: 'tc -batch',
-      ours: warm.installCpu,
-      theirs: theirs.installCpu,
-      ...costMs,
-    }),
-    compare({
-      case: 'install, warm (wall)',
-      against: 'tc -batch',
-      ours: warm.install,
-      theirs: theirs.install,
-      ...costMs,
-    }),
-    compare({
-      case: 'list typed, warm (CPU)',
-      against: 'tc -j filter show',
-      ours: warm.listCpu,
-      theirs: theirs.listJsonCpu,
-      ...costMs,
-    }),
-    compare({
-      case: 'list typed, warm (wall)',
-      against: 'tc -j filter show',
-      ours: warm.list,
-      theirs: theirs.listJson,
-      ...costMs,
-    }),
-    compare({
-      case: `list typed, steady: median of ${STEADY_RUNS} more (CPU)`,
-      against: `tc -j filter show, median of ${STEADY_RUNS}`,
-      ours: steady.listCpu,
-      theirs: theirs.steadyJsonCpu,
-      ...costMs,
-    }),
-    compare({
-      case: `list typed, steady: median of ${STEADY_RUNS} more (wall)`,
-      against: `tc -j filter show, median of ${STEADY_RUNS}`,
-      ours: steady.list,
-      theirs: theirs.steadyJson,
-      ...costMs,
-    }),
+    cost('install, cold (CPU)', 'tc -batch', cold.installCpu, theirs.installCpu),
+    cost('install, warm (CPU)', 'tc -batch', warm.installCpu, theirs.installCpu),
+    cost('install, warm (wall)', 'tc -batch', warm.install, theirs.install),
+    cost('list typed, warm (CPU)', 'tc -j filter show', warm.listCpu, theirs.listJsonCpu),
+    cost('list typed, warm (wall)', 'tc -j filter show', warm.list, theirs.listJson),
+    cost(
+      `list typed, steady: median of ${STEADY_RUNS} more (CPU)`,
+      steadyPeer,
+      steady.listCpu,
+      theirs.steadyJsonCpu,
+    ),
+    cost(
+      `list typed, steady: median of ${STEADY_RUNS} more (wall)`,
+      steadyPeer,
+      steady.list,
+      theirs.steadyJson,
+    ),
   ],
 })
