@@ -17,9 +17,17 @@ function sh(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: 'utf8', input, maxBuffer: 1 << 30 })
 }
 
-/** A namespace with a veth pair x0/x1, up; removed by the caller. */
+/**
+ * The namespaces made so far. They are removed only when the bench ends: the kernel frees a
+ * deleted namespace's 10,000 filters in the background, and that work would land on whichever
+ * run came next.
+ */
+const namespaces: string[] = []
+
+/** A namespace with a veth pair x0/x1, up; removed when the bench ends. */
 function freshNamespace(tag: string): string {
   const ns = `rxnl-bench-${tag}-${randomBytes(3).toString('hex')}`
+  namespaces.push(ns)
   sh('ip', ['netns', 'add', ns])
   sh('ip', ['-n', ns, 'link', 'add', 'x0', 'type', 'veth', 'peer', 'name', 'x1'])
   sh('ip', ['-n', ns, 'link', 'set', 'x0', 'up'])
@@ -92,7 +100,6 @@ async function rxnetlink(steady = false): Promise<Result & { steady?: { list: nu
     }
   } finally {
     sock.close()
-    sh('ip', ['netns', 'del', ns])
   }
 }
 
@@ -148,7 +155,6 @@ function tcBatch(): Result & {
       listed: json.filter((f) => f.options?.match).length,
     }
   } finally {
-    sh('ip', ['netns', 'del', ns])
     spawnSync('rm', ['-f', file])
   }
 }
@@ -158,18 +164,23 @@ function tcBatch(): Result & {
 // long-running process (a daemon using the library) runs warm: WARMUP untimed runs, then RUNS
 // timed ones. Each run in its own namespace; tc's runs alternate with ours, so that the machine's
 // load falls on both alike.
-const RUNS = quick ? 1 : 3
+const RUNS = quick ? 1 : 5
 const WARMUP = quick ? 0 : 2
-const cold = await rxnetlink()
-for (let i = 0; i < WARMUP; i++) await rxnetlink()
+let cold: Result
 const warms: Result[] = []
 const tcs: Array<ReturnType<typeof tcBatch>> = []
 let steadyRun: { list: number; listCpu: number } | undefined
-for (let i = 0; i < RUNS; i++) {
-  const r = await rxnetlink(i === 0)
-  steadyRun ??= r.steady
-  warms.push(r)
-  tcs.push(tcBatch())
+try {
+  cold = await rxnetlink()
+  for (let i = 0; i < WARMUP; i++) await rxnetlink()
+  for (let i = 0; i < RUNS; i++) {
+    const r = await rxnetlink(i === 0)
+    steadyRun ??= r.steady
+    warms.push(r)
+    tcs.push(tcBatch())
+  }
+} finally {
+  for (const ns of namespaces) sh('ip', ['netns', 'del', ns])
 }
 const steady = steadyRun as { list: number; listCpu: number }
 for (const [who, runs] of [

@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import { fastParse, NO_MATCH } from './fast-parse.ts'
 
 /** Caller input that failed validation; nothing was sent to the kernel. */
 export class InvalidInputError extends Error {
@@ -31,12 +32,25 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, opera
   return parseOr(schema, input, (issues) => new InvalidInputError(operation, issues))
 }
 
+/**
+ * Schemas validated once so far. Generating a fast parser (fast-parse.ts) costs as much as a few
+ * dozen zod parses: a schema built for a single call (one per RSS limit set) never repays it,
+ * unless that call brings many items.
+ */
+const usedOnce = new WeakSet<z.ZodType>()
+const BULK = 64
+
 /** Validates input; on failure throws the error `fail` makes of the formatted issues (each module's own class). */
 export function parseOr<S extends z.ZodType>(
   schema: S,
   input: unknown,
   fail: (issues: Array<{ path: string; message: string }>) => Error,
 ): z.output<S> {
+  if (usedOnce.has(schema) || (Array.isArray(input) && input.length >= BULK)) {
+    const fast = fastParse(schema, input)
+    if (fast !== NO_MATCH) return fast
+  } else usedOnce.add(schema)
+  // Issues come from zod itself (which also has the last word on anything the fast path refused).
   const r = schema.safeParse(input)
   if (r.success) return r.data
   throw fail(inputIssues(r.error))
