@@ -240,130 +240,164 @@ function writeCString(w: Writer, v: string): void {
   b[at + n] = 0
 }
 
-function encodeSingle(
-  w: Writer,
-  d: Kind & { unflagged?: boolean },
-  id: number,
-  v: unknown,
-  path: string,
-  siblings: object,
-): void {
-  const start = w.reserve(4)
-  w.mark(start, path)
-  let type = id
-  const flag = d.unflagged ? 0 : NLA_F_NESTED
+/** Writes one attribute's payload and returns the flag bits its header's type takes. */
+type PayloadEncoder = (w: Writer, v: unknown, path: string, siblings: object) => number
+/** Writes one whole attribute (header, payload) of the given type id. */
+type SingleEncoder = (w: Writer, id: number, v: unknown, path: string, siblings: object) => void
+
+/**
+ * The encoder of an attribute declaration, made once per declaration: the kind is looked at here,
+ * not for every attribute of every message.
+ */
+function singleEncoder(d: Kind & { unflagged?: boolean }): SingleEncoder {
+  const payload = payloadEncoder(d, d.unflagged ? 0 : NLA_F_NESTED)
+  return (w, id, v, path, siblings) => {
+    const start = w.reserve(4)
+    w.mark(start, path)
+    const type = id | payload(w, v, path, siblings)
+    writeHeader(w, start, type, path)
+  }
+}
+
+function payloadEncoder(d: Kind, flag: number): PayloadEncoder {
   switch (d.kind) {
-    case 'int':
-      if (typeof v !== 'number') throw new EncodeError(`expected a number, got ${typeof v}`, path)
-      {
-        const at = w.reserve(INT_WIDTH[d.width])
-        writeInt(w.buf, at, d.width, v, path)
+    case 'int': {
+      const width = d.width
+      const n = INT_WIDTH[width]
+      return (w, v, path) => {
+        if (typeof v !== 'number') throw new EncodeError(`expected a number, got ${typeof v}`, path)
+        const at = w.reserve(n)
+        writeInt(w.buf, at, width, v, path)
+        return 0
       }
-      break
-    case 'big':
-      if (typeof v !== 'bigint' && typeof v !== 'number') throw new EncodeError('expected a bigint', path)
-      {
+    }
+    case 'big': {
+      const width = d.width
+      return (w, v, path) => {
+        if (typeof v !== 'bigint' && typeof v !== 'number') throw new EncodeError('expected a bigint', path)
         const at = w.reserve(8)
-        writeBig(w.buf, at, d.width, v, path)
+        writeBig(w.buf, at, width, v, path)
+        return 0
       }
-      break
-    case 'string': {
-      if (typeof v !== 'string') throw new EncodeError(`expected a string, got ${typeof v}`, path)
-      writeCString(w, v)
-      break
     }
-    case 'binary': {
-      if (!(v instanceof Uint8Array)) throw new EncodeError('expected bytes (Uint8Array)', path)
-      const at = w.reserve(v.length)
-      w.buf.set(v, at)
-      break
-    }
-    case 'opaque': {
-      if (!(v instanceof RawAttr)) throw new EncodeError('expected a RawAttr', path)
-      const at = w.reserve(v.length)
-      w.buf.set(v.data, at)
-      break
-    }
-    case 'mac': {
-      if (typeof v !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})*$/.test(v))
-        throw new EncodeError('expected a link-layer address like aa:bb:cc:dd:ee:ff', path)
-      const bytes = v.split(':')
-      const at = w.reserve(bytes.length)
-      bytes.forEach((x, i) => {
-        w.buf[at + i] = Number.parseInt(x, 16)
-      })
-      break
-    }
-    case 'flag':
-      if (v !== true) throw new EncodeError('a flag is either true or absent', path)
-      break
-    case 'enum': {
-      const n = typeof v === 'string' ? d.names[v] : v
-      if (typeof n !== 'number') throw new EncodeError(`unknown value ${String(v)}`, path)
-      {
-        const at = w.reserve(INT_WIDTH[d.width])
-        writeInt(w.buf, at, d.width, n, path)
+    case 'string':
+      return (w, v, path) => {
+        if (typeof v !== 'string') throw new EncodeError(`expected a string, got ${typeof v}`, path)
+        writeCString(w, v)
+        return 0
       }
-      break
-    }
-    case 'bitflags': {
-      let n = 0
-      for (const f of v as Array<string | number>) {
-        const bit = typeof f === 'string' ? d.bits[f] : f
-        if (typeof bit !== 'number') throw new EncodeError(`unknown flag ${String(f)}`, path)
-        n = (n | bit) >>> 0
-      }
-      {
-        const at = w.reserve(INT_WIDTH[d.width])
-        writeInt(w.buf, at, d.width, n, path)
-      }
-      break
-    }
-    case 'array': {
-      const arr = v as number[]
-      const width = INT_WIDTH[d.width]
-      const at = w.reserve(arr.length * width)
-      let i = 0
-      try {
-        for (; i < arr.length; i++) writeInt(w.buf, at + i * width, d.width, arr[i] as number, path)
-      } catch (e) {
-        // The element's path is built only when it is wrong.
-        if (e instanceof EncodeError)
-          throw new EncodeError(`${arr[i]} does not fit ${d.width}`, `${path}[${i}]`)
-        throw e
-      }
-      break
-    }
-    case 'codec': {
-      const codec = d.get()
-      if (codec.nested !== false) type |= flag
-      codec.encodeInto(w, v, path)
-      break
-    }
-    case 'indexed': {
-      type |= flag
-      ;(v as unknown[]).forEach((item, i) => {
-        encodeSingle(w, d.item, d.base + i, item, w.namesPaths ? `${path}[${i}]` : '', siblings)
-        w.align()
-      })
-      break
-    }
-    case 'submsg': {
-      const sel = (siblings as Record<string, unknown>)[d.selector]
-      if (v instanceof Uint8Array) {
+    case 'binary':
+      return (w, v, path) => {
+        if (!(v instanceof Uint8Array)) throw new EncodeError('expected bytes (Uint8Array)', path)
         const at = w.reserve(v.length)
         w.buf.set(v, at)
-        break
+        return 0
       }
-      const get = typeof sel === 'string' ? d.codecs[sel] : undefined
-      if (!get) throw new EncodeError(`no format for ${d.selector} ${String(sel)}`, path)
-      const codec = get()
-      if (codec.nested !== false) type |= flag
-      codec.encodeInto(w, v, path)
-      break
+    case 'opaque':
+      return (w, v, path) => {
+        if (!(v instanceof RawAttr)) throw new EncodeError('expected a RawAttr', path)
+        const at = w.reserve(v.length)
+        w.buf.set(v.data, at)
+        return 0
+      }
+    case 'mac':
+      return (w, v, path) => {
+        if (typeof v !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})*$/.test(v))
+          throw new EncodeError('expected a link-layer address like aa:bb:cc:dd:ee:ff', path)
+        const bytes = v.split(':')
+        const at = w.reserve(bytes.length)
+        bytes.forEach((x, i) => {
+          w.buf[at + i] = Number.parseInt(x, 16)
+        })
+        return 0
+      }
+    case 'flag':
+      return (_w, v, path) => {
+        if (v !== true) throw new EncodeError('a flag is either true or absent', path)
+        return 0
+      }
+    case 'enum': {
+      const { width, names } = d
+      const n = INT_WIDTH[width]
+      return (w, v, path) => {
+        const x = typeof v === 'string' ? names[v] : v
+        if (typeof x !== 'number') throw new EncodeError(`unknown value ${String(v)}`, path)
+        const at = w.reserve(n)
+        writeInt(w.buf, at, width, x, path)
+        return 0
+      }
+    }
+    case 'bitflags': {
+      const { width, bits } = d
+      const n = INT_WIDTH[width]
+      return (w, v, path) => {
+        let x = 0
+        for (const f of v as Array<string | number>) {
+          const bit = typeof f === 'string' ? bits[f] : f
+          if (typeof bit !== 'number') throw new EncodeError(`unknown flag ${String(f)}`, path)
+          x = (x | bit) >>> 0
+        }
+        const at = w.reserve(n)
+        writeInt(w.buf, at, width, x, path)
+        return 0
+      }
+    }
+    case 'array': {
+      const width = d.width
+      const n = INT_WIDTH[width]
+      return (w, v, path) => {
+        const arr = v as number[]
+        const at = w.reserve(arr.length * n)
+        let i = 0
+        try {
+          for (; i < arr.length; i++) writeInt(w.buf, at + i * n, width, arr[i] as number, path)
+        } catch (e) {
+          // The element's path is built only when it is wrong.
+          if (e instanceof EncodeError)
+            throw new EncodeError(`${arr[i]} does not fit ${width}`, `${path}[${i}]`)
+          throw e
+        }
+        return 0
+      }
+    }
+    case 'codec': {
+      // Nests may refer to sets declared later: the codec is fetched on first use.
+      let codec: Codec<unknown> | undefined
+      return (w, v, path) => {
+        codec ??= d.get()
+        codec.encodeInto(w, v, path)
+        return codec.nested !== false ? flag : 0
+      }
+    }
+    case 'indexed': {
+      const item = singleEncoder(d.item)
+      const base = d.base
+      return (w, v, path, siblings) => {
+        const items = v as unknown[]
+        for (let i = 0; i < items.length; i++) {
+          item(w, base + i, items[i], w.namesPaths ? `${path}[${i}]` : '', siblings)
+          w.align()
+        }
+        return flag
+      }
+    }
+    case 'submsg': {
+      const { selector, codecs } = d
+      return (w, v, path, siblings) => {
+        if (v instanceof Uint8Array) {
+          const at = w.reserve(v.length)
+          w.buf.set(v, at)
+          return 0
+        }
+        const sel = (siblings as Record<string, unknown>)[selector]
+        const get = typeof sel === 'string' ? codecs[sel] : undefined
+        if (!get) throw new EncodeError(`no format for ${selector} ${String(sel)}`, path)
+        const codec = get()
+        codec.encodeInto(w, v, path)
+        return codec.nested !== false ? flag : 0
+      }
     }
   }
-  writeHeader(w, start, type, path)
 }
 
 /** Where a string attribute's text ends: NUL padding at the end is not part of it. */
@@ -746,6 +780,10 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
     if (dup >= 0) entries.splice(dup, 1)
     entries.push([key, decl])
   }
+  const encoders: Record<string, { id: number; multi: boolean; encode: SingleEncoder } | undefined> =
+    Object.create(null)
+  for (const [key, decl] of Object.entries(decls))
+    encoders[key] = { id: decl.id, multi: decl.multi === true, encode: singleEncoder(decl) }
   const set: AttrSet<D> = {
     name,
     decls,
@@ -764,16 +802,16 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
           }
           continue
         }
-        const decl = decls[key]
-        if (!decl) throw new EncodeError(`'${key}' is not an attribute of ${name}`, path)
+        const e = encoders[key]
+        if (!e) throw new EncodeError(`'${key}' is not an attribute of ${name}`, path)
         const p = w.child(path, key)
-        if (decl.multi) {
+        if (e.multi) {
           for (const item of x as unknown[]) {
-            encodeSingle(w, decl, decl.id, item, p, v)
+            e.encode(w, e.id, item, p, v)
             w.align()
           }
         } else {
-          encodeSingle(w, decl, decl.id, x, p, v)
+          e.encode(w, e.id, x, p, v)
           w.align()
         }
       }
