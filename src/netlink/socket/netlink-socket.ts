@@ -103,6 +103,13 @@ export class OverrunError extends Error {
   }
 }
 
+/**
+ * A batch's first datagram is this small, and each next one twice the last up to the largest: the
+ * kernel starts on the first requests at once instead of idling while a whole datagram is encoded,
+ * and each datagram it works on covers the encoding of the next, twice as large.
+ */
+const FIRST_DATAGRAM = 16 * 1024
+
 /** One request of a batch: the kernel answers it only if it fails, or if it ends its datagram. */
 interface BatchPart {
   op: string
@@ -228,10 +235,10 @@ export class NetlinkSocket {
   /**
    * Sends many requests with few system calls: as many as fit in `datagramBytes` go out in one
    * datagram (by default as much as the socket's send buffer takes, up to 128 KiB: fewer, larger
-   * datagrams cost fewer trips to the helper thread), and only its last asks for an ack (the
-   * kernel runs them in order and answers every failure anyway). Resolves, in order, to undefined
-   * for each request that succeeded and to its NetlinkError otherwise. Replies other than errors
-   * (echoes) are dropped.
+   * datagrams cost fewer trips to the helper thread; the first ones are smaller, FIRST_DATAGRAM
+   * and doubling), and only its last asks for an ack (the kernel runs them in order and answers
+   * every failure anyway). Resolves, in order, to undefined for each request that succeeded and
+   * to its NetlinkError otherwise. Replies other than errors (echoes) are dropped.
    *
    * Datagrams are sent from a helper thread, one at a time and in order, and `reqs` is read as
    * they are filled: a caller that encodes its requests lazily (a generator) encodes the next
@@ -250,11 +257,13 @@ export class NetlinkSocket {
     let datagram = Buffer.allocUnsafe(datagramBytes)
     let parts: EncodedRequest[] = []
     let size = 0
+    let limit = Math.min(datagramBytes, FIRST_DATAGRAM)
     const flush = async () => {
       const chunk = parts
       const bytes = datagram.subarray(0, size)
       parts = []
       size = 0
+      limit = Math.min(datagramBytes, limit * 2)
       datagram = Buffer.allocUnsafe(datagramBytes)
       // The previous datagram must be in before this one goes, so that the kernel keeps the order.
       await sent
@@ -265,7 +274,7 @@ export class NetlinkSocket {
     try {
       for (const req of reqs) {
         const n = req.bytes.length
-        if (size > 0 && size + n > datagramBytes) await flush()
+        if (size > 0 && size + n > limit) await flush()
         if (n > datagram.length) datagram = Buffer.concat([datagram.subarray(0, size)], n)
         req.bytes.copy(datagram, size)
         size += n
