@@ -142,8 +142,9 @@ function byZod(node: Node): Parse {
 }
 
 function fromTest(test: Test, exact: Parse): Parse {
-  const passes = generate(['x'], (ref) => `return ${test('x', ref)}`)
-  return (v) => (passes(v) ? v : exact(v))
+  // Generated on first use: most leaves are only ever read inline, in their object's parser.
+  let passes: Parse | undefined
+  return (v) => ((passes ??= generate(['x'], (ref) => `return ${test('x', ref)}`))(v) ? v : exact(v))
 }
 
 // ---- leaves -------------------------------------------------------------------------------------
