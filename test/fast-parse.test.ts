@@ -259,6 +259,12 @@ describe('fastParse agrees with zod', () => {
             z.object({ t: z.literal('b') }),
           ])
           .optional(),
+        untagged: z
+          .discriminatedUnion('t', [
+            z.object({ t: z.literal('a').optional(), a: z.number() }),
+            z.object({ t: z.literal('b').optional(), b: z.string() }),
+          ])
+          .optional(),
         list: z.array(z.number()).min(1).max(3).optional(),
         pair: z.tuple([z.string(), z.number()]).optional(),
         record: z.record(z.string(), z.number()).optional(),
@@ -291,6 +297,7 @@ describe('fastParse agrees with zod', () => {
         loose: { a: 1, extra: 2 },
         passthrough: { a: 1, extra: 2 },
         tagged: { t: 'a', a: 2 },
+        untagged: { t: 'b', b: 'x' },
         list: [1, 2],
         pair: ['a', 1],
         record: { k: 1 },

@@ -19,8 +19,18 @@ type Parse = (input: unknown) => unknown
 
 /** The input parsed as `schema` would parse it, or NO_MATCH where zod might not accept it. */
 export function fastParse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> | typeof NO_MATCH {
+  if (!CAN_GENERATE) return NO_MATCH
   return compiled(schema as unknown as Node).parse(input) as z.output<S> | typeof NO_MATCH
 }
+
+/** Node run with --disallow-code-generation-from-strings leaves everything to zod. */
+const CAN_GENERATE = (() => {
+  try {
+    return new Function('return true')() === true
+  } catch {
+    return false
+  }
+})()
 
 /** The parts of zod's internal node (`schema._zod`) this reads. */
 interface Node {
@@ -298,7 +308,11 @@ function union(node: Node): Compiled | undefined {
     for (const o of options) {
       const tags = o._zod.propValues?.[key]
       if (!tags) return undefined
-      for (const t of tags) byTag.set(t, compiled(o).parse)
+      for (const t of tags) {
+        // zod drops a tag that several options share (an optional discriminator): it decides those.
+        if (byTag.has(t)) return undefined
+        byTag.set(t, compiled(o).parse)
+      }
     }
     return {
       parse: (v) => {
