@@ -29,6 +29,30 @@ export interface Outcome {
   error?: string
 }
 
+/** Busy and total CPU time so far, in jiffies, from /proc/stat's first line. */
+function cpuTimes(): { busy: number; total: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  // idle and iowait
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total }
+}
+
+/**
+ * Waits (up to 30 s) until the machine's CPUs are at least 90% idle over half a second: the kernel
+ * tears down the namespaces a script leaves (10,000 links, 10,000 filters) in the background, and
+ * that work would fall on the next script's runs. Returns the seconds waited.
+ */
+async function settle(): Promise<number> {
+  const t0 = performance.now()
+  for (;;) {
+    const a = cpuTimes()
+    await new Promise((r) => setTimeout(r, 500))
+    const b = cpuTimes()
+    const seconds = (performance.now() - t0) / 1000
+    if ((b.busy - a.busy) / Math.max(1, b.total - a.total) < 0.1 || seconds > 30) return seconds
+  }
+}
+
 /** Runs one script with `--json` under tsx; its human output goes to our stderr as it comes. */
 function runScript(file: string, quick: boolean): Promise<Outcome> {
   const script = basename(file, '.ts')
@@ -213,7 +237,10 @@ async function main(): Promise<void> {
   if (!scripts.length) throw new Error(`no benchmark script matches ${values.only}`)
   const outcomes: Outcome[] = []
   for (const file of scripts) {
-    console.error(`\n== ${basename(file)}${values.quick ? ' --quick' : ''}`)
+    const waited = await settle()
+    console.error(
+      `\n== ${basename(file)}${values.quick ? ' --quick' : ''} (machine idle after ${waited.toFixed(1)} s)`,
+    )
     const o = await runScript(file, values.quick)
     console.error(`== ${o.script}: ${o.result ? 'ok' : o.error} (${o.seconds.toFixed(1)} s)`)
     outcomes.push(o)
