@@ -252,6 +252,7 @@ describe('fastParse agrees with zod', () => {
         leaves: z.union([z.string().max(3), z.number().int()]).optional(),
         mixed: z.union([z.object({ a: z.number() }), z.string()]).optional(),
         loose: z.object({ a: z.number().optional() }).optional(),
+        empty: z.strictObject({}).optional(),
         passthrough: z.looseObject({ a: z.number().optional() }).optional(),
         tagged: z
           .discriminatedUnion('t', [
@@ -296,6 +297,7 @@ describe('fastParse agrees with zod', () => {
         leaves: 'ab',
         mixed: { a: 1, extra: 2 },
         loose: { a: 1, extra: 2 },
+        empty: {},
         passthrough: { a: 1, extra: 2 },
         tagged: { t: 'a', a: 2 },
         untagged: { t: 'b', b: 'x' },

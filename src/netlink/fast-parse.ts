@@ -17,12 +17,6 @@ import type { z } from 'zod'
 export const NO_MATCH: unique symbol = Symbol('no match')
 type Parse = (input: unknown) => unknown
 
-/** The input parsed as `schema` would parse it, or NO_MATCH where zod might not accept it. */
-export function fastParse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> | typeof NO_MATCH {
-  if (!CAN_GENERATE) return NO_MATCH
-  return compiled(schema as unknown as Node).parse(input) as z.output<S> | typeof NO_MATCH
-}
-
 /** Node run with --disallow-code-generation-from-strings leaves everything to zod. */
 const CAN_GENERATE = (() => {
   try {
@@ -31,6 +25,12 @@ const CAN_GENERATE = (() => {
     return false
   }
 })()
+
+/** The input parsed as `schema` would parse it, or NO_MATCH where zod might not accept it. */
+export function fastParse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> | typeof NO_MATCH {
+  if (!CAN_GENERATE) return NO_MATCH
+  return compiled(schema as unknown as Node).parse(input) as z.output<S> | typeof NO_MATCH
+}
 
 /** The parts of zod's internal node (`schema._zod`) this reads. */
 interface Node {
@@ -60,7 +60,7 @@ interface CheckNode {
   _zod: {
     def: {
       check?: string
-      when?: unknown
+      when?: (p: Payload) => boolean
       value?: unknown
       inclusive?: boolean
       format?: string
@@ -117,7 +117,7 @@ function build(node: Node): Compiled {
   const exact = (out: unknown) => {
     const p: Payload = { value: out, issues: [] }
     for (const ch of checks) {
-      const when = ch._zod.def.when as ((p: Payload) => boolean) | undefined
+      const when = ch._zod.def.when
       if (when && !when(p)) continue
       if (ch._zod.check(p) instanceof Promise || p.issues.length) return NO_MATCH
     }
@@ -182,6 +182,8 @@ function leafTest(node: Node): Test | undefined {
       break
     }
     case 'custom':
+      // What it accepts is its own check, which ownChecks puts first.
+      if (!node._zod.traits.has('$ZodCheck')) return undefined
       type = () => 'true'
       break
     case 'union':
@@ -375,7 +377,8 @@ function object(node: Node): Compiled | undefined {
       if (optional) lines.push(`if (x !== undefined || ${k} in input) {`, ...value, '}')
       else lines.push(`if (x === undefined && !(${k} in input)) return NO_MATCH`, ...value)
     }
-    if (strict) {
+    if (strict && keys.length === 0) lines.push('for (const k in input) return NO_MATCH')
+    else if (strict) {
       const known = keys.map((key) => `case ${JSON.stringify(key)}:`).join(' ')
       lines.push(`for (const k in input) switch (k) { ${known} break; default: return NO_MATCH }`)
     }
