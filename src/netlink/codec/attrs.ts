@@ -4,11 +4,11 @@ import {
   INT_WIDTH,
   type IntKind,
   intReadExpr,
+  intWriter,
   readInt,
   readU64,
   type StructSpec,
   writeBig,
-  writeInt,
 } from './struct.ts'
 import { Writer } from './writer.ts'
 
@@ -216,10 +216,12 @@ export function structCodec<S extends StructSpec>(spec: S): Codec<ReturnType<S['
   return c as Codec<ReturnType<S['decode']>>
 }
 
+const writeU16 = intWriter('u16')
+
 /** Fills in the header of the attribute that starts at `start` and ends at the writer's end. */
 function writeHeader(w: Writer, start: number, type: number, path: string): void {
-  writeInt(w.buf, start, 'u16', w.len - start, path)
-  writeInt(w.buf, start + 2, 'u16', type, path)
+  writeU16(w.buf, start, w.len - start, path)
+  writeU16(w.buf, start + 2, type, path)
 }
 
 /** A NUL-terminated string; ASCII (kinds, names) is copied by character, without a native call. */
@@ -262,12 +264,12 @@ function singleEncoder(d: Kind & { unflagged?: boolean }): SingleEncoder {
 function payloadEncoder(d: Kind, flag: number): PayloadEncoder {
   switch (d.kind) {
     case 'int': {
-      const width = d.width
-      const n = INT_WIDTH[width]
+      const write = intWriter(d.width)
+      const n = INT_WIDTH[d.width]
       return (w, v, path) => {
         if (typeof v !== 'number') throw new EncodeError(`expected a number, got ${typeof v}`, path)
         const at = w.reserve(n)
-        writeInt(w.buf, at, width, v, path)
+        write(w.buf, at, v, path)
         return 0
       }
     }
@@ -317,19 +319,21 @@ function payloadEncoder(d: Kind, flag: number): PayloadEncoder {
         return 0
       }
     case 'enum': {
-      const { width, names } = d
-      const n = INT_WIDTH[width]
+      const names = d.names
+      const write = intWriter(d.width)
+      const n = INT_WIDTH[d.width]
       return (w, v, path) => {
         const x = typeof v === 'string' ? names[v] : v
         if (typeof x !== 'number') throw new EncodeError(`unknown value ${String(v)}`, path)
         const at = w.reserve(n)
-        writeInt(w.buf, at, width, x, path)
+        write(w.buf, at, x, path)
         return 0
       }
     }
     case 'bitflags': {
-      const { width, bits } = d
-      const n = INT_WIDTH[width]
+      const bits = d.bits
+      const write = intWriter(d.width)
+      const n = INT_WIDTH[d.width]
       return (w, v, path) => {
         let x = 0
         for (const f of v as Array<string | number>) {
@@ -338,19 +342,20 @@ function payloadEncoder(d: Kind, flag: number): PayloadEncoder {
           x = (x | bit) >>> 0
         }
         const at = w.reserve(n)
-        writeInt(w.buf, at, width, x, path)
+        write(w.buf, at, x, path)
         return 0
       }
     }
     case 'array': {
       const width = d.width
+      const write = intWriter(width)
       const n = INT_WIDTH[width]
       return (w, v, path) => {
         const arr = v as number[]
         const at = w.reserve(arr.length * n)
         let i = 0
         try {
-          for (; i < arr.length; i++) writeInt(w.buf, at + i * n, width, arr[i] as number, path)
+          for (; i < arr.length; i++) write(w.buf, at + i * n, arr[i] as number, path)
         } catch (e) {
           // The element's path is built only when it is wrong.
           if (e instanceof EncodeError)

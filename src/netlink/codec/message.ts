@@ -1,5 +1,9 @@
 import { DecodeError } from './errors.ts'
-import { readInt, u32At, writeInt } from './struct.ts'
+import { intReader, intWriter, u32At } from './struct.ts'
+
+const u16At = intReader('u16')
+const writeU16 = intWriter('u16')
+const writeU32 = intWriter('u32')
 
 /** nlmsghdr: u32 len, u16 type, u16 flags, u32 seq, u32 pid. */
 export const NLMSG_HDRLEN = 16
@@ -70,8 +74,8 @@ export function parseMessages(buf: Buffer, out: NetlinkMessage[] = []): NetlinkM
       throw new DecodeError(`nlmsg_len ${len} does not fit (${buf.length - off} bytes left)`, 'nlmsghdr', off)
     out.push(
       new ReceivedMessage(
-        readInt(buf, off + 4, 'u16'),
-        readInt(buf, off + 6, 'u16'),
+        u16At(buf, off + 4),
+        u16At(buf, off + 6),
         u32At(buf, off + 8),
         u32At(buf, off + 12),
         buf,
@@ -89,8 +93,8 @@ export function writeHeader(
   h: { len: number; type: number; flags: number; seq: number; pid?: number },
   at = 0,
 ): void {
-  writeInt(buf, at, 'u32', h.len, 'nlmsghdr.len')
-  writeInt(buf, at + 4, 'u16', h.type, 'nlmsghdr.type')
+  writeU32(buf, at, h.len, 'nlmsghdr.len')
+  writeU16(buf, at + 4, h.type, 'nlmsghdr.type')
   stampRequest(buf, at, h.flags, 0xffff, h.seq, h.pid)
 }
 
@@ -106,7 +110,7 @@ export function stampRequest(
   seq: number,
   pid = 0,
 ): void {
-  writeInt(buf, at + 6, 'u16', (readInt(buf, at + 6, 'u16') & ~clear) | set, 'nlmsghdr.flags')
-  writeInt(buf, at + 8, 'u32', seq >>> 0, 'nlmsghdr.seq')
-  writeInt(buf, at + 12, 'u32', pid, 'nlmsghdr.pid')
+  writeU16(buf, at + 6, (u16At(buf, at + 6) & ~clear) | set, 'nlmsghdr.flags')
+  writeU32(buf, at + 8, seq >>> 0, 'nlmsghdr.seq')
+  writeU32(buf, at + 12, pid, 'nlmsghdr.pid')
 }

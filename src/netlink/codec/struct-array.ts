@@ -1,13 +1,6 @@
 import type { Codec } from './attrs.ts'
 import { DecodeError, EncodeError } from './errors.ts'
-import {
-  fieldSize,
-  type IntKind,
-  type StructFields,
-  type StructSpec,
-  type StructValue,
-  writeInt,
-} from './struct.ts'
+import { type IntKind, intWriter, type StructFields, type StructSpec, type StructValue } from './struct.ts'
 
 export type StructArrayValue<H extends StructFields, I extends StructFields, K extends string> = Omit<
   StructValue<H>,
@@ -27,12 +20,8 @@ export function structArray<H extends StructFields, I extends StructFields, cons
   item: StructSpec<I>,
 ): Codec<StructArrayValue<H, I, K>> {
   const name = `${header.name}+${item.name}[]`
-  let countAt = 0
-  for (const [key, kind] of Object.entries(header.fields)) {
-    if (key === countField) break
-    countAt += fieldSize(kind)
-  }
-  const countKind = header.fields[countField] as IntKind
+  const countAt = header.offsetOf(countField)
+  const writeCount = intWriter(header.fields[countField] as IntKind)
   return {
     name,
     nested: false,
@@ -44,7 +33,7 @@ export function structArray<H extends StructFields, I extends StructFields, cons
         // Reserve first: reserve() may move the buffer.
         const at = w.reserve(header.size)
         header.encode(v as Partial<StructValue<H>>, w.buf, at)
-        writeInt(w.buf, at + countAt, countKind, items.length, `${header.name}.${countField}`)
+        writeCount(w.buf, at + countAt, items.length, `${header.name}.${countField}`)
         for (const it of items) {
           const itemAt = w.reserve(item.size)
           item.encode(it, w.buf, itemAt)

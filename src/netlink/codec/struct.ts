@@ -72,19 +72,92 @@ const INT_RANGE: Record<IntKind, [number, number]> = {
   be32: [0, 0xffffffff],
 }
 
-// Integers are read byte by byte: Buffer#readUInt32LE and friends validate their offset through
-// a wrapper that costs more than the read, and decoders have checked the bounds already.
+// Integers are read and written byte by byte: Buffer#readUInt32LE and friends validate their
+// offset through a wrapper that costs more than the access, and codecs have checked the bounds.
+// Each kind's layout is written once, as code (intReadExpr, INT_BYTES): readInt, writeInt and the
+// generated struct and attribute-set codecs are all made from it.
+
+/**
+ * How generated decoders (structs here, attribute sets in attrs.ts) read an integer of `kind`
+ * from `buf` at the offset expression `at`, inline; the bounds are checked already.
+ */
+export function intReadExpr(kind: IntKind, at: string): string {
+  const b = (i: number) => (i === 0 ? `buf[${at}]` : `buf[${at} + ${i}]`)
+  switch (kind) {
+    case 'u8':
+      return b(0)
+    case 's8':
+      return `((${b(0)} << 24) >> 24)`
+    case 'u16':
+      return `(${b(0)} | (${b(1)} << 8))`
+    case 's16':
+      return `(((${b(0)} | (${b(1)} << 8)) << 16) >> 16)`
+    case 'be16':
+      return `((${b(0)} << 8) | ${b(1)})`
+    case 'u32':
+      return `((${b(0)} | (${b(1)} << 8) | (${b(2)} << 16) | (${b(3)} << 24)) >>> 0)`
+    case 's32':
+      return `(${b(0)} | (${b(1)} << 8) | (${b(2)} << 16) | (${b(3)} << 24))`
+    case 'be32':
+      return `(((${b(0)} << 24) | (${b(1)} << 16) | (${b(2)} << 8) | ${b(3)}) >>> 0)`
+  }
+}
+
+/** The bytes that store `x` as each kind, lowest address first (a typed array keeps the low 8 bits). */
+const INT_BYTES: Record<IntKind, string[]> = {
+  u8: ['x'],
+  s8: ['x'],
+  u16: ['x', 'x >> 8'],
+  s16: ['x', 'x >> 8'],
+  be16: ['x >> 8', 'x'],
+  u32: ['x', 'x >> 8', 'x >> 16', 'x >>> 24'],
+  s32: ['x', 'x >> 8', 'x >> 16', 'x >>> 24'],
+  be32: ['x >>> 24', 'x >> 16', 'x >> 8', 'x'],
+}
+
+/**
+ * How generated code writes `x` as `kind` at the offset expression `at`: out of range, it calls
+ * `fail(x, kind, <path>)` (outOfRange) with the path expression `path`.
+ */
+function intWriteStmts(kind: IntKind, at: string, path: string): string {
+  const [lo, hi] = INT_RANGE[kind]
+  const stores = INT_BYTES[kind].map((e, i) => `buf[${at} + ${i}] = ${e}`).join('; ')
+  return `if (!(x >= ${lo} && x <= ${hi} && Number.isInteger(x))) fail(x, ${JSON.stringify(kind)}, ${path}); ${stores}`
+}
+
+function outOfRange(x: unknown, kind: IntKind, path: string): never {
+  throw new EncodeError(`${x} does not fit ${kind}`, path)
+}
+
+/** Reads one integer kind at `off`. */
+export type IntReader = (buf: Uint8Array, off: number) => number
+/** Writes `x` as one integer kind at `off` (the room reserved); EncodeError naming `path` if it does not fit. */
+export type IntWriter = (buf: Uint8Array, off: number, x: number, path: string) => void
+
+const INT_KINDS = Object.keys(INT_RANGE) as IntKind[]
+const INT_READERS = Object.fromEntries(
+  INT_KINDS.map((k) => [k, new Function('buf', 'off', `return ${intReadExpr(k, 'off')}`)]),
+) as Record<IntKind, IntReader>
+const INT_WRITERS = Object.fromEntries(
+  INT_KINDS.map((k) => [
+    k,
+    new Function('fail', `return function (buf, off, x, path) { ${intWriteStmts(k, 'off', 'path')} }`)(
+      outOfRange,
+    ),
+  ]),
+) as Record<IntKind, IntWriter>
+
+/** The reader of one kind, for code that reads the same kind again and again. */
+export function intReader(kind: IntKind): IntReader {
+  return INT_READERS[kind]
+}
+/** The writer of one kind, for code that writes the same kind again and again. */
+export function intWriter(kind: IntKind): IntWriter {
+  return INT_WRITERS[kind]
+}
 
 /** Host-endian u32 at `off`. */
-export function u32At(buf: Uint8Array, off: number): number {
-  return (
-    ((buf[off] as number) |
-      ((buf[off + 1] as number) << 8) |
-      ((buf[off + 2] as number) << 16) |
-      ((buf[off + 3] as number) << 24)) >>>
-    0
-  )
-}
+export const u32At = intReader('u32')
 
 /** u64 with as few BigInt operations as the value needs (counters are mostly small). */
 export function readU64(buf: Uint8Array, off: number): bigint {
@@ -97,67 +170,11 @@ export function readU64(buf: Uint8Array, off: number): bigint {
 }
 
 export function readInt(buf: Uint8Array, off: number, kind: IntKind): number {
-  const b0 = buf[off] as number
-  switch (kind) {
-    case 'u8':
-      return b0
-    case 's8':
-      return (b0 << 24) >> 24
-    case 'u16':
-      return b0 | ((buf[off + 1] as number) << 8)
-    case 's16':
-      return ((b0 | ((buf[off + 1] as number) << 8)) << 16) >> 16
-    case 'be16':
-      return (b0 << 8) | (buf[off + 1] as number)
-    case 'u32':
-      return u32At(buf, off)
-    case 's32':
-      return u32At(buf, off) | 0
-    case 'be32':
-      return (
-        ((b0 << 24) |
-          ((buf[off + 1] as number) << 16) |
-          ((buf[off + 2] as number) << 8) |
-          (buf[off + 3] as number)) >>>
-        0
-      )
-  }
+  return INT_READERS[kind](buf, off)
 }
 
-/** Writes byte by byte, for the same reason integers are read so; the caller has reserved the room. */
-export function writeInt(buf: Buffer, off: number, kind: IntKind, v: number, path: string): void {
-  const range = INT_RANGE[kind]
-  if (!(v >= range[0] && v <= range[1] && Number.isInteger(v)))
-    throw new EncodeError(`${v} does not fit ${kind}`, path)
-  // A typed array keeps the low 8 bits of what is stored, negative numbers included.
-  switch (kind) {
-    case 'u8':
-    case 's8':
-      buf[off] = v
-      return
-    case 'u16':
-    case 's16':
-      buf[off] = v
-      buf[off + 1] = v >> 8
-      return
-    case 'be16':
-      buf[off] = v >> 8
-      buf[off + 1] = v
-      return
-    case 'u32':
-    case 's32':
-      buf[off] = v
-      buf[off + 1] = v >> 8
-      buf[off + 2] = v >> 16
-      buf[off + 3] = v >>> 24
-      return
-    case 'be32':
-      buf[off] = v >>> 24
-      buf[off + 1] = v >> 16
-      buf[off + 2] = v >> 8
-      buf[off + 3] = v
-      return
-  }
+export function writeInt(buf: Uint8Array, off: number, kind: IntKind, v: number, path: string): void {
+  INT_WRITERS[kind](buf, off, v, path)
 }
 
 export function writeBig(buf: Buffer, off: number, kind: BigKind, v: bigint | number, path: string): void {
@@ -171,7 +188,7 @@ export function writeBig(buf: Buffer, off: number, kind: BigKind, v: bigint | nu
   }
 }
 
-export function fieldSize(k: FieldKind): number {
+function fieldSize(k: FieldKind): number {
   if (typeof k === 'string') return INT_WIDTH[k]
   if ('pad' in k) return k.pad
   if ('bytes' in k) return k.bytes
@@ -184,6 +201,8 @@ export interface StructSpec<F extends StructFields = StructFields> {
   readonly name: string
   readonly fields: F
   readonly size: number
+  /** Where a field starts, in bytes from the struct's start. */
+  offsetOf(field: keyof F & string): number
   encode(value: Partial<StructValue<F>>, into?: Buffer, at?: number): Buffer
   /** Reads the struct at `at`; bytes from `end` (default: the buffer's end) on are not its own. */
   decode(buf: Buffer, at?: number, path?: string, end?: number): StructValue<F>
@@ -261,32 +280,6 @@ function fieldReader(key: string, kind: FieldKind): FieldReader | undefined {
   }
 }
 
-/**
- * How generated decoders (structs here, attribute sets in attrs.ts) read an integer of `kind`
- * from `buf` at the offset expression `at`, inline; the bounds are checked already.
- */
-export function intReadExpr(kind: IntKind, at: string): string {
-  const b = (i: number) => (i === 0 ? `buf[${at}]` : `buf[${at} + ${i}]`)
-  switch (kind) {
-    case 'u8':
-      return b(0)
-    case 's8':
-      return `((${b(0)} << 24) >> 24)`
-    case 'u16':
-      return `(${b(0)} | (${b(1)} << 8))`
-    case 's16':
-      return `(((${b(0)} | (${b(1)} << 8)) << 16) >> 16)`
-    case 'be16':
-      return `((${b(0)} << 8) | ${b(1)})`
-    case 'u32':
-      return `((${b(0)} | (${b(1)} << 8) | (${b(2)} << 16) | (${b(3)} << 24)) >>> 0)`
-    case 's32':
-      return `(${b(0)} | (${b(1)} << 8) | (${b(2)} << 16) | (${b(3)} << 24))`
-    case 'be32':
-      return `(((${b(0)} << 24) | (${b(1)} << 16) | (${b(2)} << 8) | ${b(3)}) >>> 0)`
-  }
-}
-
 /** How the generated struct decoder reads a scalar field at `at + off`, or undefined for others. */
 function scalarExpr(kind: FieldKind, off: number): string | undefined {
   if (typeof kind !== 'string' || kind === 's64') return undefined
@@ -320,28 +313,6 @@ function compileDecoder(layout: Array<{ key: string; kind: FieldKind; off: numbe
 }
 
 /**
- * How generated code writes integer `x` of a scalar field at `at + off`, or undefined for other
- * fields; out of range, it calls `fail` with the index of the field's path.
- */
-function scalarWrite(kind: FieldKind, off: number, pathIndex: number): string | undefined {
-  if (typeof kind !== 'string' || kind === 'u64' || kind === 's64') return undefined
-  const o = (i: number) => `buf[at + ${off + i}]`
-  const [lo, hi] = INT_RANGE[kind]
-  const check = `if (!(x >= ${lo} && x <= ${hi} && Number.isInteger(x))) fail(x, ${JSON.stringify(kind)}, ${pathIndex})`
-  const bytes: Record<IntKind, string[]> = {
-    u8: ['x'],
-    s8: ['x'],
-    u16: ['x', 'x >> 8'],
-    s16: ['x', 'x >> 8'],
-    be16: ['x >> 8', 'x'],
-    u32: ['x', 'x >> 8', 'x >> 16', 'x >>> 24'],
-    s32: ['x', 'x >> 8', 'x >> 16', 'x >>> 24'],
-    be32: ['x >>> 24', 'x >> 16', 'x >> 8', 'x'],
-  }
-  return `${check}; ${bytes[kind].map((e, i) => `${o(i)} = ${e}`).join('; ')}`
-}
-
-/**
  * An encoder for the whole struct, generated once per declaration like its decoder: it clears the
  * struct's bytes and writes integer fields inline, and other fields through their writers.
  */
@@ -355,24 +326,23 @@ function compileEncoder(
   const lines: string[] = []
   for (const { key, kind, off } of layout) {
     const path = `${name}.${key}`
-    const inline = scalarWrite(kind, off, paths.length)
-    const write = inline ? undefined : fieldWriter(path, kind)
-    if (!inline && !write) continue
-    paths.push(path)
-    const body = inline ?? `w[${writers.push(write as FieldWriter) - 1}](buf, at + ${off}, x)`
+    const scalar = typeof kind === 'string' && kind !== 'u64' && kind !== 's64'
+    const write = scalar ? undefined : fieldWriter(path, kind)
+    if (!scalar && !write) continue
+    const body = scalar
+      ? intWriteStmts(kind, `at + ${off}`, `p[${paths.push(path) - 1}]`)
+      : `w[${writers.push(write as FieldWriter) - 1}](buf, at + ${off}, x)`
     lines.push(`x = v[${JSON.stringify(key)}]; if (x !== undefined) { ${body} }`)
   }
   const clear =
     size <= 64 ? `for (let j = at; j < at + ${size}; j++) buf[j] = 0` : `buf.fill(0, at, at + ${size})`
-  const fail = (x: unknown, kind: IntKind, i: number) => {
-    throw new EncodeError(`${x} does not fit ${kind}`, paths[i] as string)
-  }
   const make = new Function(
     'w',
+    'p',
     'fail',
     `return function encodeStruct(v, buf, at) { ${clear}; let x; ${lines.join('\n')} }`,
   )
-  return make(writers, fail) as (v: Record<string, unknown>, buf: Buffer, at: number) => void
+  return make(writers, paths, outOfRange) as (v: Record<string, unknown>, buf: Buffer, at: number) => void
 }
 
 /** Declares a C structure; the declaration drives encode, decode and the value type. */
@@ -398,6 +368,11 @@ export function struct<const F extends StructFields>(
     name,
     fields,
     size: total,
+    offsetOf(field) {
+      const f = layout.find((l) => l.key === field)
+      if (!f) throw new Error(`${name} has no field ${field}`)
+      return f.off
+    },
     encode(value, into, at = 0) {
       // The generated encoder clears every byte of the struct first.
       const buf = into ?? Buffer.allocUnsafe(total)
