@@ -17,18 +17,8 @@ import type { z } from 'zod'
 export const NO_MATCH: unique symbol = Symbol('no match')
 type Parse = (input: unknown) => unknown
 
-/** Node run with --disallow-code-generation-from-strings leaves everything to zod. */
-const CAN_GENERATE = (() => {
-  try {
-    return new Function('return true')() === true
-  } catch {
-    return false
-  }
-})()
-
 /** The input parsed as `schema` would parse it, or NO_MATCH where zod might not accept it. */
 export function fastParse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> | typeof NO_MATCH {
-  if (!CAN_GENERATE) return NO_MATCH
   return compiled(schema as unknown as Node).parse(input) as z.output<S> | typeof NO_MATCH
 }
 
@@ -85,8 +75,8 @@ type Test = (x: string, ref: (value: unknown) => string) => string
 
 interface Compiled {
   parse: Parse
-  /** For nodes whose output is their input (leaves, and unions of them). */
-  test?: Test
+  /** For nodes whose output is their input (leaves, unions of them, optional or nullable ones). */
+  test?: Test | undefined
 }
 
 const CTX = { async: false }
@@ -186,36 +176,12 @@ function leafTest(node: Node): Test | undefined {
       if (!node._zod.traits.has('$ZodCheck')) return undefined
       type = () => 'true'
       break
-    case 'union':
-      return unionTest(node)
-    case 'optional': {
-      const inner = node._zod.def.innerType as Node
-      if (inner._zod.optin === 'defaulted' || ownChecks(node).length) return undefined
-      const t = compiled(inner).test
-      if (!t) return undefined
-      if (node._zod.traits.has('$ZodExactOptional')) return t
-      return (x, ref) => `(${x} === undefined || ${t(x, ref)})`
-    }
-    case 'nullable': {
-      const t = compiled(node._zod.def.innerType as Node).test
-      if (!t || ownChecks(node).length) return undefined
-      return (x, ref) => `(${x} === null || ${t(x, ref)})`
-    }
     default:
       return undefined
   }
   const quick = ownChecks(node).map((ch) => quickCheck(ch, def.type))
   if (quick.some((q) => q === undefined)) return undefined
   return (x, ref) => joinTests([type, ...(quick as Test[])], x, ref)
-}
-
-/** A union of leaves: whichever option accepts a value, the output is the value itself. */
-function unionTest(node: Node): Test | undefined {
-  const def = node._zod.def
-  if (def.discriminator !== undefined || def.inclusive === false || ownChecks(node).length) return undefined
-  const tests = (def.options as Node[]).map((o) => compiled(o).test)
-  if (tests.some((t) => t === undefined)) return undefined
-  return (x, ref) => `(${(tests as Test[]).map((t) => t(x, ref)).join(' || ')})`
 }
 
 /** A condition implying that zod's check passes, for the checks whose rules are simple. */
@@ -266,19 +232,26 @@ function container(node: Node): Compiled | undefined {
     case 'union':
       return union(node)
     case 'optional': {
-      const inner = def.innerType as Node
       // Only `.optional()` around a default substitutes for undefined; zod does that itself.
-      if (inner._zod.optin === 'defaulted') return undefined
-      const parse = compiled(inner).parse
-      if (node._zod.traits.has('$ZodExactOptional')) return { parse }
-      return { parse: (v) => (v === undefined ? undefined : parse(v)) }
+      if ((def.innerType as Node)._zod.optin === 'defaulted') return undefined
+      const inner = compiled(def.innerType as Node)
+      if (node._zod.traits.has('$ZodExactOptional')) return inner
+      return orValue(inner, undefined)
     }
-    case 'nullable': {
-      const parse = compiled(def.innerType as Node).parse
-      return { parse: (v) => (v === null ? null : parse(v)) }
-    }
+    case 'nullable':
+      return orValue(compiled(def.innerType as Node), null)
     default:
       return undefined
+  }
+}
+
+/** `inner`, which also lets `value` (undefined or null) through as it is. */
+function orValue(inner: Compiled, value: undefined | null): Compiled {
+  const { parse, test } = inner
+  const literal = String(value)
+  return {
+    parse: (v) => (v === value ? value : parse(v)),
+    test: test && ((x, ref) => `(${x} === ${literal} || ${test(x, ref)})`),
   }
 }
 
@@ -327,7 +300,9 @@ function union(node: Node): Compiled | undefined {
   // z.xor wants exactly one option to match: all must be tried, which zod does.
   if (def.inclusive === false) return undefined
   // The first option that accepts the value gives the output, as in zod.
-  const parses = options.map((o) => compiled(o).parse)
+  const compiledOptions = options.map(compiled)
+  const parses = compiledOptions.map((o) => o.parse)
+  const tests = compiledOptions.map((o) => o.test)
   return {
     parse: (v) => {
       for (const parse of parses) {
@@ -336,6 +311,10 @@ function union(node: Node): Compiled | undefined {
       }
       return NO_MATCH
     },
+    // Options that are all leaves output the value itself, whichever accepts it.
+    test: tests.every((t) => t !== undefined)
+      ? (x, ref) => `(${(tests as Test[]).map((t) => t(x, ref)).join(' || ')})`
+      : undefined,
   }
 }
 

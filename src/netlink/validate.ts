@@ -34,8 +34,8 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, opera
 
 /**
  * Schemas validated once so far. Generating a fast parser (fast-parse.ts) costs as much as a few
- * dozen zod parses: a schema built for a single call (one per RSS limit set) never repays it,
- * unless that call brings many items.
+ * dozen zod parses: a schema built for a single call (the inline ones of devlink and tc calls)
+ * never repays it, unless that call brings many items.
  */
 const usedOnce = new WeakSet<z.ZodType>()
 const BULK = 64
