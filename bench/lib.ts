@@ -1,12 +1,20 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 
-/** A throwaway namespace for a benchmark, removed on exit. */
+/** Namespaces still to remove when the process exits (one exit handler for all of them). */
+const leftNamespaces = new Set<string>()
+process.once('exit', () => {
+  for (const name of leftNamespaces) spawnSync('ip', ['netns', 'del', name])
+})
+
+/** A throwaway namespace for a benchmark, removed by `remove()` or on exit. */
 export function benchNetns(tag: string): { name: string; remove(): void } {
   const name = `rxnl-bench-${tag}-${randomBytes(3).toString('hex')}`
   execFileSync('ip', ['netns', 'add', name])
-  const remove = () => spawnSync('ip', ['netns', 'del', name])
-  process.once('exit', remove)
+  leftNamespaces.add(name)
+  const remove = () => {
+    if (leftNamespaces.delete(name)) spawnSync('ip', ['netns', 'del', name])
+  }
   return { name, remove }
 }
 

@@ -2,14 +2,13 @@
 // them back: rxnetlink against `tc -batch`, each in a fresh throwaway namespace.
 // Run as root: npx tsx bench/tc-bulk.ts [count] [--quick] [--json]
 import { execFileSync, spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type FilterSpec, TcApi } from '../src/netlink/route/tc/index.ts'
 import { NETLINK_ROUTE, NetlinkSocket } from '../src/netlink/socket/index.ts'
 
-import { compare, emit, log, medianOf, quick } from './lib.ts'
+import { benchNetns, compare, emit, log, medianOf, quick } from './lib.ts'
 
 const COUNT = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? (quick ? 1_000 : 10_000))
 
@@ -18,17 +17,12 @@ function sh(cmd: string, args: string[], input?: string): string {
 }
 
 /**
- * The namespaces made so far. They are removed only when the bench ends: the kernel frees a
- * deleted namespace's 10,000 filters in the background, and that work would land on whichever
- * run came next.
+ * A namespace with a veth pair x0/x1, up. It is removed only when the bench exits (benchNetns):
+ * the kernel frees a deleted namespace's 10,000 filters in the background, and that work would
+ * land on whichever run came next.
  */
-const namespaces: string[] = []
-
-/** A namespace with a veth pair x0/x1, up; removed when the bench ends. */
 function freshNamespace(tag: string): string {
-  const ns = `rxnl-bench-${tag}-${randomBytes(3).toString('hex')}`
-  namespaces.push(ns)
-  sh('ip', ['netns', 'add', ns])
+  const ns = benchNetns(tag).name
   sh('ip', ['-n', ns, 'link', 'add', 'x0', 'type', 'veth', 'peer', 'name', 'x1'])
   sh('ip', ['-n', ns, 'link', 'set', 'x0', 'up'])
   sh('ip', ['-n', ns, 'link', 'set', 'x1', 'up'])
@@ -166,21 +160,16 @@ function tcBatch(): Result & {
 // load falls on both alike.
 const RUNS = quick ? 1 : 5
 const WARMUP = quick ? 0 : 2
-let cold: Result
+const cold = await rxnetlink()
+for (let i = 0; i < WARMUP; i++) await rxnetlink()
 const warms: Result[] = []
 const tcs: Array<ReturnType<typeof tcBatch>> = []
 let steadyRun: { list: number; listCpu: number } | undefined
-try {
-  cold = await rxnetlink()
-  for (let i = 0; i < WARMUP; i++) await rxnetlink()
-  for (let i = 0; i < RUNS; i++) {
-    const r = await rxnetlink(i === 0)
-    steadyRun ??= r.steady
-    warms.push(r)
-    tcs.push(tcBatch())
-  }
-} finally {
-  for (const ns of namespaces) sh('ip', ['netns', 'del', ns])
+for (let i = 0; i < RUNS; i++) {
+  const r = await rxnetlink(i === 0)
+  steadyRun ??= r.steady
+  warms.push(r)
+  tcs.push(tcBatch())
 }
 const steady = steadyRun as { list: number; listCpu: number }
 for (const [who, runs] of [
