@@ -147,6 +147,9 @@ describe('multicast', () => {
 
 describe('resources', () => {
   test('1,000 sockets opened and closed, some waiting on multicast, leave no fd behind', async () => {
+    // Counted at rest: the poller closes its eventfd once nothing is watched.
+    const atRest = () => new Promise((r) => setTimeout(r, 50))
+    await atRest()
     const before = openFds()
     for (let i = 0; i < 1000; i++) {
       const sock = new NetlinkSocket(NETLINK_ROUTE, { netns: i % 2 ? ns.name : undefined })
@@ -162,8 +165,7 @@ describe('resources', () => {
         sock.close()
       } else sock.close()
     }
-    // The poller closes its eventfd once nothing is watched.
-    await new Promise((r) => setTimeout(r, 50))
+    await atRest()
     expect(openFds()).toBe(before)
   }, 60_000)
 

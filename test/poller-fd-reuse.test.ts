@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { closeFd, eventFd, poller, readFd, writeFd } from '../src/netlink/sys/index.ts'
+import {
+  AF_UNIX,
+  closeFd,
+  eventFd,
+  poller,
+  readFd,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  socketPair,
+  writeFd,
+} from '../src/netlink/sys/index.ts'
 
 const one = Buffer.alloc(8)
 one.writeBigUInt64LE(1n)
@@ -34,5 +45,51 @@ describe('poller', () => {
       if (!got) lost++
     }
     expect(lost).toBe(0)
+  })
+
+  it('never calls back inside watch(): an fd already readable is reported once watch() has returned', async () => {
+    for (let round = 0; round < 5; round++) {
+      await sleep(20) // the poller has stopped: watch() starts it
+      const fd = eventFd()
+      writeFd(fd, one)
+      let returned = false
+      let early = false
+      let unwatch = (): void => {}
+      await new Promise<void>((resolve) => {
+        unwatch = poller.watch(fd, () => {
+          if (!returned) early = true
+          readFd(fd, Buffer.alloc(8))
+          resolve()
+        })
+        returned = true
+      })
+      unwatch()
+      closeFd(fd)
+      expect(early).toBe(false)
+    }
+  })
+
+  it('lets what a callback settled run before polling again (an owner can stop wanting in time)', async () => {
+    // Two bytes queued; each call takes one and hands it to whoever waits. The waiter takes one
+    // and unwatches: the fd must not be reported again before the waiter has run.
+    const [a, b] = socketPair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC)
+    try {
+      writeFd(a, Buffer.from('xy'))
+      let calls = 0
+      let unwatch = (): void => {}
+      const first = await new Promise<string>((resolve) => {
+        unwatch = poller.watch(b, () => {
+          calls++
+          const byte = Buffer.alloc(1)
+          if (readFd(b, byte) !== null) resolve(byte.toString())
+        })
+      })
+      unwatch()
+      expect(first).toBe('x')
+      expect(calls).toBe(1)
+    } finally {
+      closeFd(a)
+      closeFd(b)
+    }
   })
 })

@@ -30,7 +30,9 @@ class Poller {
 
   /**
    * Calls `onReady(revents)` on the JS thread each time `fd` is readable or in error (level
-   * triggered: the owner must drain it or unwatch). Returns the unwatch function.
+   * triggered: the owner must drain it or unwatch). Returns the unwatch function. Never calls back
+   * before it has returned, and after a call the event loop runs (promise continuations, timers)
+   * before `fd` is polled again.
    */
   watch(fd: number, onReady: (revents: number) => void): () => void {
     this.watches.set(fd, onReady)
@@ -65,6 +67,8 @@ class Poller {
   private async loop(): Promise<void> {
     const drain = Buffer.alloc(8)
     try {
+      // An owner must hold its unwatch function before its callback can run.
+      await Promise.resolve()
       while (this.watches.size > 0) {
         const fds = [this.wakeFd, ...this.watches.keys()]
         // Who each fd was armed for: by the time the poll returns, an fd may have been unwatched,
@@ -80,6 +84,7 @@ class Poller {
         if (n === 0) n = await pollWait(set, fds.length, -1)
         if (n < 0) continue // EINTR: re-arm
         readFd(this.wakeFd, drain)
+        let called = false
         for (let i = 1; i < fds.length; i++) {
           const revents = set.readInt16LE(i * 8 + 6)
           if (revents === 0) continue
@@ -87,6 +92,7 @@ class Poller {
           if (!cb || cb !== armed[i]) continue
           // A closed fd would wake us forever: drop it (its owner closed it without unwatching).
           if (revents & POLLNVAL) this.watches.delete(fds[i] as number)
+          called = true
           try {
             cb(revents)
           } catch (err) {
@@ -95,6 +101,9 @@ class Poller {
             })
           }
         }
+        // What the callbacks settled runs before the next poll: a waiter that has what it wanted
+        // gets to unwatch, and a busy fd cannot keep the rest of the process waiting.
+        if (called) await new Promise<void>((resolve) => setImmediate(resolve))
       }
     } finally {
       closeFd(this.wakeFd)
