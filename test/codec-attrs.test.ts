@@ -1,5 +1,16 @@
 import { describe, expect, test } from 'vitest'
-import { attr, attrSet, DecodeError, EncodeError, type SetValue, struct } from '../src/netlink/codec/index.ts'
+import {
+  attr,
+  attrSet,
+  bytes,
+  cstring,
+  DecodeError,
+  EncodeError,
+  intArray,
+  pad,
+  type SetValue,
+  struct,
+} from '../src/netlink/codec/index.ts'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
 
@@ -227,5 +238,51 @@ describe('encoding errors', () => {
     const big = new Uint8Array(70_000)
     expect(() => blobs.encode({ blob: big })).toThrow(new EncodeError('70004 does not fit u16', 'blob'))
     expect(() => outer.encode({ inner: { blob: big } })).toThrow(/inner\.blob: 70004 does not fit u16/)
+  })
+})
+
+describe('structs', () => {
+  const rate = struct('rate', { cell: 'u8', rate: 'u32' })
+  const full = struct(
+    'full',
+    {
+      a: 'u16',
+      b: 'be16',
+      big: 'u64',
+      gap: pad(2),
+      tag: bytes(2),
+      name: cstring(6),
+      inner: rate,
+      list: intArray('u16', 2),
+      tail: 'u32',
+    },
+    { minSize: 4 },
+  )
+  const value = {
+    a: 1,
+    b: 0x203,
+    big: 2n ** 40n,
+    tag: Buffer.from([9, 8]),
+    name: 'eth0',
+    inner: { cell: 3, rate: 1000 },
+    list: [5, 6],
+    tail: 7,
+  }
+
+  test('round-trip, and an older, shorter version reads what it has: integers past its end as 0', () => {
+    const b = full.encode(value)
+    expect(b.length).toBe(full.size)
+    expect(full.decode(b)).toEqual(value)
+    // Cut inside `big`: the integers after the cut read 0, other fields are absent.
+    expect(full.decode(b, 0, 'full', 8)).toEqual({ a: 1, b: 0x203, big: 0n, tail: 0 })
+    // Cut after `name`: what came before is read as usual.
+    const upToName = 2 + 2 + 8 + 2 + 2 + 6
+    expect(full.decode(b, 0, 'full', upToName)).toEqual({
+      ...value,
+      inner: undefined,
+      list: undefined,
+      tail: 0,
+    })
+    expect(() => full.decode(b, 0, 'full', 3)).toThrow(/full needs 4 bytes, has 3/)
   })
 })

@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import { compile } from '../util/codegen.ts'
 
 /**
  * Validation at bulk rates, with zod's results. zod's runtime parser allocates a result object and
@@ -367,17 +368,7 @@ function object(node: Node): Compiled | undefined {
   return { parse: generate(['input'], body) }
 }
 
-/** A function generated from `body`, whose constants (named through `ref`) are passed in. */
+/** A parser generated from `body`, which names its constants through `ref`. */
 function generate(params: string[], body: (ref: (value: unknown) => string) => string): Parse {
-  const constants: unknown[] = []
-  const ref = (value: unknown) => {
-    let i = constants.indexOf(value)
-    if (i < 0) i = constants.push(value) - 1
-    return `c[${i}]`
-  }
-  const code = body(ref)
-  return new Function('c', 'NO_MATCH', `return function (${params.join(', ')}) {\n${code}\n}`)(
-    constants,
-    NO_MATCH,
-  ) as Parse
+  return compile<Parse>((ref) => `return function (${params.join(', ')}) {\n${body(ref)}\n}`, { NO_MATCH })
 }

@@ -9,6 +9,8 @@
 // one position depends only on (position, byte value). For each position we precompute a table of
 // 256 such contributions, so a hash is one lookup and one XOR per input byte.
 
+import { compile } from '../util/codegen.ts'
+
 /** The key every RSS implementation ships as its default (the Microsoft verification key). */
 export const MICROSOFT_RSS_KEY_HEX =
   '6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa'
@@ -88,7 +90,7 @@ export function toeplitzPart(
 type Hasher = (t: Int32Array, x: Uint8Array) => number
 function unrolled(n: number): Hasher {
   const terms = Array.from({ length: n }, (_, i) => `t[${i << 8} | x[${i}]]`)
-  return new Function('t', 'x', `return ${terms.join(' ^ ')}`) as Hasher
+  return compile<Hasher>(() => `return (t, x) => ${terms.join(' ^ ')}`)
 }
 const hash8 = unrolled(8)
 const hash12 = unrolled(12)

@@ -1,3 +1,4 @@
+import { compile } from '../../util/codegen.ts'
 import { DecodeError, EncodeError } from './errors.ts'
 import {
   type BigKind,
@@ -611,8 +612,6 @@ type SetDecoder = (buf: Buffer, start: number, end: number, path: string) => Rec
 
 /** The named property `key` of `out`, as generated code writes it (a named store keeps objects fast). */
 const prop = (key: string) => `out[${JSON.stringify(key)}]`
-const childPath = (key: string) =>
-  `(path === '' ? ${JSON.stringify(key)} : path + ${JSON.stringify(`.${key}`)})`
 
 /** A reverse lookup of enum names: a dense array when the values are small, else a Map. */
 function enumTable(names: Readonly<Record<string, number>>): Array<string | undefined> | Map<number, string> {
@@ -633,12 +632,26 @@ function enumTable(names: Readonly<Record<string, number>>): Array<string | unde
  * something is wrong or a nested codec needs one.
  */
 function compileSetDecoder(entries: Array<[string, AttrDecl]>, picked?: ReadonlySet<string>): SetDecoder {
-  // Values the generated code refers to by index: decoders, codecs, enum tables.
-  const refs: unknown[] = []
-  const ref = (v: unknown) => `R[${refs.push(v) - 1}]`
+  return compile<SetDecoder>((ref) => setDecoderSource(entries, ref, picked), {
+    DecodeError,
+    RawAttr,
+    tooShort,
+    join,
+    readU64,
+    repeatedString,
+    macString,
+  })
+}
+
+function setDecoderSource(
+  entries: Array<[string, AttrDecl]>,
+  ref: (value: unknown) => string,
+  picked: ReadonlySet<string> | undefined,
+): string {
   const cases: string[] = []
   const submsgs: string[] = []
   const locals: string[] = []
+  const slots: string[] = []
   for (const [key, d] of entries) {
     if (picked && !picked.has(key)) {
       // Known, so not an unknown attribute; not asked for, so not decoded at all.
@@ -680,9 +693,10 @@ function compileSetDecoder(entries: Array<[string, AttrDecl]>, picked?: Readonly
       }
       case 'codec': {
         // Resolved on first use: declarations may refer to sets declared after them.
-        const slot = ref(undefined)
+        const slot = `codec${slots.length}`
+        slots.push(slot)
         const get = ref(d.get)
-        body = store(`(${slot} ??= ${get}()).decodeFrom(buf, s, e, ${childPath(key)})`)
+        body = store(`(${slot} ??= ${get}()).decodeFrom(buf, s, e, join(path, ${JSON.stringify(key)}))`)
         break
       }
       case 'submsg': {
@@ -696,7 +710,7 @@ function compileSetDecoder(entries: Array<[string, AttrDecl]>, picked?: Readonly
   const sel = ${prop(d.selector)}
   let c = typeof sel === 'string' ? ${cache}.get(sel) : undefined
   if (c === undefined && typeof sel === 'string') { const get = ${codecs}.get(sel); if (get !== undefined) ${cache}.set(sel, (c = get())) }
-  ${prop(key)} = c === undefined ? buf.subarray(m${i}s, m${i}e) : c.decodeFrom(buf, m${i}s, m${i}e, ${childPath(key)})
+  ${prop(key)} = c === undefined ? buf.subarray(m${i}s, m${i}e) : c.decodeFrom(buf, m${i}s, m${i}e, join(path, ${JSON.stringify(key)}))
 }`)
         break
       }
@@ -707,7 +721,8 @@ function compileSetDecoder(entries: Array<[string, AttrDecl]>, picked?: Readonly
   }
   // A picked view has every key from the start, so all views share one shape with no growth.
   const init = picked ? [...picked, 'unknownAttrs'].map((k) => `this[${JSON.stringify(k)}] = undefined`) : []
-  const src = `function View() { ${init.join('; ')} }
+  return `${slots.length ? `let ${slots.join(', ')}` : ''}
+function View() { ${init.join('; ')} }
 return function decodeAttrs(buf, start, end, path) {
   if (end > buf.length) throw new DecodeError('attributes run past the buffer', path, start)
   const out = ${picked ? 'new View()' : '{}'}
@@ -730,18 +745,6 @@ return function decodeAttrs(buf, start, end, path) {
   ${submsgs.join('\n')}
   return out
 }`
-  const make = new Function(
-    'R',
-    'DecodeError',
-    'RawAttr',
-    'tooShort',
-    'readInt',
-    'readU64',
-    'repeatedString',
-    'macString',
-    src,
-  )
-  return make(refs, DecodeError, RawAttr, tooShort, readInt, readU64, repeatedString, macString) as SetDecoder
 }
 
 const reverseCache = new WeakMap<object, Map<number, string>>()

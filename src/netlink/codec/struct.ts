@@ -1,3 +1,4 @@
+import { compile } from '../../util/codegen.ts'
 import { DecodeError, EncodeError } from './errors.ts'
 
 /**
@@ -136,14 +137,14 @@ export type IntWriter = (buf: Uint8Array, off: number, x: number, path: string) 
 
 const INT_KINDS = Object.keys(INT_RANGE) as IntKind[]
 const INT_READERS = Object.fromEntries(
-  INT_KINDS.map((k) => [k, new Function('buf', 'off', `return ${intReadExpr(k, 'off')}`)]),
+  INT_KINDS.map((k) => [k, compile<IntReader>(() => `return (buf, off) => ${intReadExpr(k, 'off')}`)]),
 ) as Record<IntKind, IntReader>
 const INT_WRITERS = Object.fromEntries(
   INT_KINDS.map((k) => [
     k,
-    new Function('fail', `return function (buf, off, x, path) { ${intWriteStmts(k, 'off', 'path')} }`)(
-      outOfRange,
-    ),
+    compile<IntWriter>(() => `return function (buf, off, x, path) { ${intWriteStmts(k, 'off', 'path')} }`, {
+      fail: outOfRange,
+    }),
   ]),
 ) as Record<IntKind, IntWriter>
 
@@ -293,23 +294,19 @@ function scalarExpr(kind: FieldKind, off: number): string | undefined {
  * and reads integers inline.
  */
 function compileDecoder(layout: Array<{ key: string; kind: FieldKind; off: number }>) {
-  const readers: FieldReader[] = []
-  const fields: string[] = []
-  for (const { key, kind, off } of layout) {
-    const inline = scalarExpr(kind, off)
-    if (inline) {
-      fields.push(`${JSON.stringify(key)}: ${inline}`)
-      continue
-    }
-    const read = fieldReader(key, kind)
-    if (read) fields.push(`${JSON.stringify(key)}: r[${readers.push(read) - 1}](buf, at + ${off}, path)`)
-  }
-  const make = new Function(
-    'r',
-    'readU64',
-    `return function decodeStruct(buf, at, path) { return { ${fields.join(', ')} } }`,
+  return compile<(buf: Buffer, at: number, path: string) => Record<string, unknown>>(
+    (ref) => {
+      const fields: string[] = []
+      for (const { key, kind, off } of layout) {
+        const inline = scalarExpr(kind, off)
+        const read = inline === undefined ? fieldReader(key, kind) : undefined
+        if (inline !== undefined) fields.push(`${JSON.stringify(key)}: ${inline}`)
+        else if (read) fields.push(`${JSON.stringify(key)}: ${ref(read)}(buf, at + ${off}, path)`)
+      }
+      return `return function decodeStruct(buf, at, path) { return { ${fields.join(', ')} } }`
+    },
+    { readU64 },
   )
-  return make(readers, readU64) as (buf: Buffer, at: number, path: string) => Record<string, unknown>
 }
 
 /**
@@ -321,28 +318,25 @@ function compileEncoder(
   layout: Array<{ key: string; kind: FieldKind; off: number }>,
   size: number,
 ) {
-  const writers: FieldWriter[] = []
-  const paths: string[] = []
-  const lines: string[] = []
-  for (const { key, kind, off } of layout) {
-    const path = `${name}.${key}`
-    const scalar = typeof kind === 'string' && kind !== 'u64' && kind !== 's64'
-    const write = scalar ? undefined : fieldWriter(path, kind)
-    if (!scalar && !write) continue
-    const body = scalar
-      ? intWriteStmts(kind, `at + ${off}`, `p[${paths.push(path) - 1}]`)
-      : `w[${writers.push(write as FieldWriter) - 1}](buf, at + ${off}, x)`
-    lines.push(`x = v[${JSON.stringify(key)}]; if (x !== undefined) { ${body} }`)
-  }
-  const clear =
-    size <= 64 ? `for (let j = at; j < at + ${size}; j++) buf[j] = 0` : `buf.fill(0, at, at + ${size})`
-  const make = new Function(
-    'w',
-    'p',
-    'fail',
-    `return function encodeStruct(v, buf, at) { ${clear}; let x; ${lines.join('\n')} }`,
+  return compile<(v: Record<string, unknown>, buf: Buffer, at: number) => void>(
+    (ref) => {
+      const lines: string[] = []
+      for (const { key, kind, off } of layout) {
+        const path = `${name}.${key}`
+        const scalar = typeof kind === 'string' && kind !== 'u64' && kind !== 's64'
+        const write = scalar ? undefined : fieldWriter(path, kind)
+        if (!scalar && !write) continue
+        const body = scalar
+          ? intWriteStmts(kind, `at + ${off}`, JSON.stringify(path))
+          : `${ref(write)}(buf, at + ${off}, x)`
+        lines.push(`x = v[${JSON.stringify(key)}]; if (x !== undefined) { ${body} }`)
+      }
+      const clear =
+        size <= 64 ? `for (let j = at; j < at + ${size}; j++) buf[j] = 0` : `buf.fill(0, at, at + ${size})`
+      return `return function encodeStruct(v, buf, at) { ${clear}; let x; ${lines.join('\n')} }`
+    },
+    { fail: outOfRange },
   )
-  return make(writers, paths, outOfRange) as (v: Record<string, unknown>, buf: Buffer, at: number) => void
 }
 
 /** Declares a C structure; the declaration drives encode, decode and the value type. */
@@ -363,6 +357,10 @@ export function struct<const F extends StructFields>(
   const total = size
   const minSize = options.minSize ?? total
   const encodeWhole = compileEncoder(name, layout, total)
+  const readers = layout.flatMap((f) => {
+    const read = fieldReader(f.key, f.kind)
+    return read ? [{ ...f, read }] : []
+  })
   const whole = compileDecoder(layout)
   return {
     name,
@@ -385,27 +383,9 @@ export function struct<const F extends StructFields>(
       if (have >= total) return whole(buf, at, path) as StructValue<F>
       const out: Record<string, unknown> = {}
       // A shorter (older) version of the struct: fields past the end read as 0 or stay absent.
-      for (const { key, kind, off } of layout) {
-        const o = at + off
-        if (off + fieldSize(kind) > have) {
-          if (typeof kind === 'string') out[key] = kind === 'u64' || kind === 's64' ? 0n : 0
-          continue
-        }
-        if (typeof kind === 'string') {
-          out[key] =
-            kind === 'u64' ? readU64(buf, o) : kind === 's64' ? buf.readBigInt64LE(o) : readInt(buf, o, kind)
-        } else if ('pad' in kind) {
-        } else if ('bytes' in kind) {
-          out[key] = Uint8Array.prototype.slice.call(buf, o, o + kind.bytes)
-        } else if ('fields' in kind) {
-          out[key] = kind.decode(buf, o, `${path}.${key}`, o + kind.size)
-        } else if ('cstring' in kind) {
-          const end = buf.indexOf(0, o)
-          out[key] = buf.toString('utf8', o, end < 0 || end > o + kind.cstring ? o + kind.cstring : end)
-        } else {
-          const w = INT_WIDTH[kind.array]
-          out[key] = Array.from({ length: kind.count }, (_, i) => readInt(buf, o + i * w, kind.array))
-        }
+      for (const { key, kind, off, read } of readers) {
+        if (off + fieldSize(kind) <= have) out[key] = read(buf, at + off, path)
+        else if (typeof kind === 'string') out[key] = kind === 'u64' || kind === 's64' ? 0n : 0
       }
       return out as StructValue<F>
     },
