@@ -612,6 +612,9 @@ type SetDecoder = (buf: Buffer, start: number, end: number, path: string) => Rec
 
 /** The named property `key` of `out`, as generated code writes it (a named store keeps objects fast). */
 const prop = (key: string) => `out[${JSON.stringify(key)}]`
+/** join(path, key) as generated code computes it: one concatenation with a constant (~7% of a filter dump's decoding). */
+const childPath = (key: string) =>
+  `(path === '' ? ${JSON.stringify(key)} : path + ${JSON.stringify(`.${key}`)})`
 
 /** A reverse lookup of enum names: a dense array when the values are small, else a Map. */
 function enumTable(names: Readonly<Record<string, number>>): Array<string | undefined> | Map<number, string> {
@@ -636,7 +639,6 @@ function compileSetDecoder(entries: Array<[string, AttrDecl]>, picked?: Readonly
     DecodeError,
     RawAttr,
     tooShort,
-    join,
     readU64,
     repeatedString,
     macString,
@@ -696,7 +698,7 @@ function setDecoderSource(
         const slot = `codec${slots.length}`
         slots.push(slot)
         const get = ref(d.get)
-        body = store(`(${slot} ??= ${get}()).decodeFrom(buf, s, e, join(path, ${JSON.stringify(key)}))`)
+        body = store(`(${slot} ??= ${get}()).decodeFrom(buf, s, e, ${childPath(key)})`)
         break
       }
       case 'submsg': {
@@ -710,7 +712,7 @@ function setDecoderSource(
   const sel = ${prop(d.selector)}
   let c = typeof sel === 'string' ? ${cache}.get(sel) : undefined
   if (c === undefined && typeof sel === 'string') { const get = ${codecs}.get(sel); if (get !== undefined) ${cache}.set(sel, (c = get())) }
-  ${prop(key)} = c === undefined ? buf.subarray(m${i}s, m${i}e) : c.decodeFrom(buf, m${i}s, m${i}e, join(path, ${JSON.stringify(key)}))
+  ${prop(key)} = c === undefined ? buf.subarray(m${i}s, m${i}e) : c.decodeFrom(buf, m${i}s, m${i}e, ${childPath(key)})
 }`)
         break
       }
