@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs'
 import { z } from 'zod'
-import { attrSet } from '../netlink/codec/index.ts'
+import { noAttrs } from '../netlink/codec/index.ts'
 import {
   decodeGeneric,
   FamilyNotFoundError,
@@ -91,8 +91,6 @@ export type EthtoolEvent =
   /** Notifications were lost (receive buffer overrun): re-read what you track. */
   | { type: 'overrun' }
 
-const none = attrSet('none', {})
-
 const optionsSchema = z
   .object({ netns: netnsSchema.optional(), backend: z.enum(['auto', 'netlink', 'ioctl']).optional() })
   .strict()
@@ -134,7 +132,7 @@ export class EthtoolClient {
     let nl: GenericSocket<Record<string, never>> | undefined
     if (forced !== 'ioctl') {
       try {
-        nl = await GenericSocket.open('ethtool', none, { netns: o.netns })
+        nl = await GenericSocket.open('ethtool', noAttrs, { netns: o.netns })
       } catch (e) {
         if (!(e instanceof FamilyNotFoundError) || forced === 'netlink') throw e
       }

@@ -847,3 +847,6 @@ export function attrSet<const D extends AttrDecls>(name: string, decls: D): Attr
   }
   return set
 }
+
+/** The attribute set with no attributes (a kind with no data, a family read only as raw messages). */
+export const noAttrs: AttrSet<Record<string, never>> = attrSet('none', {})

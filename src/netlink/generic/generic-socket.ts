@@ -3,13 +3,13 @@ import {
   type AttrDecls,
   type AttrSet,
   type AttrValues,
-  attrSet,
   decodeMessage,
   encodeRequest,
   type MessageSpec,
   messageSpec,
   NetlinkError,
   type NetlinkMessage,
+  noAttrs,
 } from '../codec/index.ts'
 import { NETLINK_GENERIC, type NetlinkEvent, NetlinkSocket, type SocketOptions } from '../socket/index.ts'
 import { Errno } from '../sys/index.ts'
@@ -205,8 +205,6 @@ export type GenericEvent<D extends AttrDecls> =
 function decodeEvent<D extends AttrDecls>(attrs: AttrSet<D>, e: RawGenericEvent): GenericEvent<D> {
   return e.kind === 'overrun' ? e : { kind: 'message', cmd: e.cmd, attrs: decodeGeneric(attrs, e.message) }
 }
-
-const noAttrs = attrSet('none', {})
 
 /**
  * A cold Observable of a family's notifications on a socket of its own (opened on subscribe,

@@ -5,6 +5,7 @@ import {
   type Codec,
   messageCodec,
   messageSpec,
+  noAttrs,
   pad,
   struct,
 } from '../codec/index.ts'
@@ -201,8 +202,6 @@ const tunData = attrSet('tun', {
   numDisabledQueues: attr.u32(9),
 })
 
-const emptyData = attrSet('none', {})
-
 /** IFLA_INFO_*: what kind of link this is, and the kind's own data. */
 export const linkInfoAttrs = attrSet('linkinfo', {
   kind: attr.string(1),
@@ -214,8 +213,8 @@ export const linkInfoAttrs = attrSet('linkinfo', {
     vxlan: () => vxlanData,
     vlan: () => vlanData,
     tun: () => tunData,
-    dummy: () => emptyData,
-    ifb: () => emptyData,
+    dummy: () => noAttrs,
+    ifb: () => noAttrs,
   }),
   xstats: attr.opaque(3),
   slaveKind: attr.string(4),
