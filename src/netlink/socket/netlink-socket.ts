@@ -254,17 +254,19 @@ export class NetlinkSocket {
     const results: Array<Error | undefined> = []
     const acks: Array<Promise<void>> = []
     let sent: Promise<void> = Promise.resolve()
-    let datagram = Buffer.allocUnsafe(datagramBytes)
+    // Allocated for the first request that goes in, as large as the datagram may grow (or as that
+    // request, sent on its own).
+    let datagram: Buffer | undefined
     let parts: EncodedRequest[] = []
     let size = 0
     let limit = Math.min(datagramBytes, FIRST_DATAGRAM)
     const flush = async () => {
       const chunk = parts
-      const bytes = datagram.subarray(0, size)
+      const bytes = (datagram as Buffer).subarray(0, size)
       parts = []
       size = 0
       limit = Math.min(datagramBytes, limit * 2)
-      datagram = Buffer.allocUnsafe(datagramBytes)
+      datagram = undefined
       // The previous datagram must be in before this one goes, so that the kernel keeps the order.
       await sent
       sent = this.sendChunk(chunk, results.length - chunk.length, bytes, results, operation, acks)
@@ -275,7 +277,7 @@ export class NetlinkSocket {
       for (const req of reqs) {
         const n = req.bytes.length
         if (size > 0 && size + n > limit) await flush()
-        if (n > datagram.length) datagram = Buffer.concat([datagram.subarray(0, size)], n)
+        datagram ??= Buffer.allocUnsafe(Math.max(limit, n))
         req.bytes.copy(datagram, size)
         size += n
         parts.push(req)
