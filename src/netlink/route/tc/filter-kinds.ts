@@ -359,7 +359,9 @@ export class MatchError extends Error {
 
 // ---- u32 keys, packed as tc packs them -------------------------------------------------------
 
-type Key = { val: number; mask: number; off: number; offmask: number }
+/** One tc_u32_key as the kernel takes it: a 32-bit value and mask at an offset. */
+export type U32WireKey = { val: number; mask: number; off: number; offmask: number }
+type Key = U32WireKey
 
 function packKey(keys: Key[], val: number, mask: number, off: number, offmask: number, field: string): void {
   const v = (val & mask) >>> 0
@@ -437,14 +439,18 @@ export function u32Keys(m: z.output<typeof u32Match> | undefined): Key[] {
 
 // ---- encoding ---------------------------------------------------------------------------------
 
-/** Checks what zod cannot see (conflicting u32 keys, ports without a protocol): throws MatchError. */
-export function checkFilterSpec(s: FilterSpecParsed): void {
-  if (s.kind === 'u32') u32Keys(s.match)
+/**
+ * Checks what zod cannot see (conflicting u32 keys, ports without a protocol): throws MatchError.
+ * Returns a u32 filter's keys, for encodeFilterOptions not to work them out again.
+ */
+export function checkFilterSpec(s: FilterSpecParsed): U32WireKey[] | undefined {
+  if (s.kind === 'u32') return u32Keys(s.match)
   if (s.kind === 'flower' && (s.dstPort !== undefined || s.srcPort !== undefined)) {
     const p = s.ipProto === undefined ? undefined : protoNumber(s.ipProto)
     if (p !== 6 && p !== 17 && p !== 132)
       throw new MatchError('ipProto', 'ports need ipProto tcp, udp or sctp')
   }
+  return undefined
 }
 
 export function filterRefs(s: FilterSpecParsed, refs: Refs): void {
@@ -476,8 +482,16 @@ function prefixMask(len: number, bytes: number): Uint8Array {
   return out
 }
 
-/** The TCA_OPTIONS value tc would send for a classifier. `ethType` is the filter's protocol. */
-export function encodeFilterOptions(s: FilterSpecParsed, ethType: number, ctx: EncodeContext): unknown {
+/**
+ * The TCA_OPTIONS value tc would send for a classifier. `ethType` is the filter's protocol; `keys`
+ * a u32 filter's keys as checkFilterSpec returned them (worked out here otherwise).
+ */
+export function encodeFilterOptions(
+  s: FilterSpecParsed,
+  ethType: number,
+  ctx: EncodeContext,
+  keys?: U32WireKey[],
+): unknown {
   const classidValue = s.classid !== undefined ? (parseClassid(s.classid) as number) : undefined
   switch (s.kind) {
     case 'u32': {
@@ -488,19 +502,19 @@ export function encodeFilterOptions(s: FilterSpecParsed, ethType: number, ctx: E
       const a = acts(s, ctx)
       if (a) o.act = a
       if (s.ht !== undefined) o.hash = parseU32Handle(s.ht) as number
-      const keys = u32Keys(s.match)
-      if (keys.length || s.hashkey || s.match || classidValue !== undefined || a) {
+      const u32 = keys ?? u32Keys(s.match)
+      if (u32.length || s.hashkey || s.match || classidValue !== undefined || a) {
         if (s.divisor === undefined)
           o.sel = {
             flags: classidValue !== undefined || a ? TC_U32_TERMINAL : 0,
             offshift: 0,
-            nkeys: keys.length,
+            nkeys: u32.length,
             offmask: 0,
             off: 0,
             offoff: 0,
             hoff: s.hashkey?.at ?? 0,
             hmask: s.hashkey?.mask ?? 0,
-            keys,
+            keys: u32,
           }
       }
       const f = clsFlags(s)

@@ -35,6 +35,7 @@ import {
   filterRefs,
   filterSpecSchema,
   MatchError,
+  type U32WireKey,
 } from './filter-kinds.ts'
 import {
   parseClassid,
@@ -179,19 +180,20 @@ export function buildFilterRequest(
   return encodeFilterRequest(op, s, ifindex, ctx)
 }
 
-/** As buildFilterRequest, for a spec already validated. */
+/** As buildFilterRequest, for a spec already validated (`keys`: what checkFilterSpec returned). */
 function encodeFilterRequest(
   op: Exclude<TcOperation, 'delete'>,
   s: FilterSpecParsed,
   ifindex: number,
   ctx: EncodeContext,
+  keys?: U32WireKey[],
   into?: Writer,
 ) {
   const name = `filters.${op}`
   const protocol = parseProtocol(s.protocol ?? 'all') as number
   let options: unknown
   try {
-    options = encodeFilterOptions(s, protocol, ctx)
+    options = encodeFilterOptions(s, protocol, ctx, keys)
   } catch (e) {
     inputError(name, e)
   }
@@ -538,10 +540,10 @@ export class FilterApi {
   async addAll(specs: FilterSpec[]): Promise<void> {
     const name = 'filters.addAll'
     const parsed = parseInput(filterSpecsSchema, specs, name)
-    parsed.forEach((s, i) => {
+    const keys = parsed.map((s, i) => {
       try {
         checkFilterCommon(s, name)
-        checkFilterSpec(s)
+        return checkFilterSpec(s)
       } catch (e) {
         const issue =
           e instanceof InvalidInputError
@@ -569,8 +571,10 @@ export class FilterApi {
       // them: the next datagram's while the kernel adds the filters of the last.
       const into = new Writer(parsed.length * 192, 'none')
       function* requests() {
-        for (const s of parsed)
-          yield encodeFilterRequest('add', s, devs.get(s.dev)?.index ?? (s.dev as number), ctx, into)
+        for (let i = 0; i < parsed.length; i++) {
+          const s = parsed[i] as FilterSpecParsed
+          yield encodeFilterRequest('add', s, devs.get(s.dev)?.index ?? (s.dev as number), ctx, keys[i], into)
+        }
       }
       return this.sock.batch(requests(), name)
     })
@@ -597,8 +601,9 @@ export class FilterApi {
     const name = `filters.${op}`
     const s = parseInput(filterSpecSchema, spec, name)
     checkFilterCommon(s, name)
+    let keys: U32WireKey[] | undefined
     try {
-      checkFilterSpec(s)
+      keys = checkFilterSpec(s)
     } catch (e) {
       inputError(name, e)
     }
@@ -612,7 +617,10 @@ export class FilterApi {
     let names = new Map<number, string>()
     const replies = await withContext(this.devices, refs, name, (ctx, resolved) => {
       names = resolved
-      return this.sock.request(withEcho(encodeFilterRequest(op, s, dev.index, ctx)), `${name}(${s.kind})`)
+      return this.sock.request(
+        withEcho(encodeFilterRequest(op, s, dev.index, ctx, keys)),
+        `${name}(${s.kind})`,
+      )
     })
     const reply = replies.find((m) => m.type === RTM.NEWTFILTER)
     if (!reply) throw new Error(`${name}: the kernel did not echo the filter`)
