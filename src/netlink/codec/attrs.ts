@@ -783,17 +783,16 @@ export function forEachAttr(
 /** Declares an attribute set. */
 export function attrSet<const D extends AttrDecls>(name: string, decls: D): AttrSet<D> {
   const entries: Array<[string, AttrDecl]> = []
+  const encoders: Record<string, { id: number; multi: boolean; encode: SingleEncoder } | undefined> =
+    Object.create(null)
   for (const [key, decl] of Object.entries(decls)) {
     if (key === 'unknownAttrs') throw new Error(`${name}: 'unknownAttrs' is reserved`)
-    // A later declaration of the same id wins, as it always has.
+    // Decoding: a later declaration of the same id wins, as it always has.
     const dup = entries.findIndex(([, d]) => d.id === decl.id)
     if (dup >= 0) entries.splice(dup, 1)
     entries.push([key, decl])
-  }
-  const encoders: Record<string, { id: number; multi: boolean; encode: SingleEncoder } | undefined> =
-    Object.create(null)
-  for (const [key, decl] of Object.entries(decls))
     encoders[key] = { id: decl.id, multi: decl.multi === true, encode: singleEncoder(decl) }
+  }
   const set: AttrSet<D> = {
     name,
     decls,
